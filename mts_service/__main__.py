@@ -1,0 +1,3 @@
+from mts_service.cli import main
+
+raise SystemExit(main())
