@@ -185,10 +185,10 @@ def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structu
     bst_id = _require_wsu_id(bst, "wsse:BinarySecurityToken")
 
     # ds:Signature = SignedInfo, SignatureValue, KeyInfo; nothing else.
-    parts = [child.tag for child in _elements(signature)]
-    if parts != [ns.qn(ns.DS, "SignedInfo"), ns.qn(ns.DS, "SignatureValue"), ns.qn(ns.DS, "KeyInfo")]:
-        raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ds:Signature must hold SignedInfo, SignatureValue, KeyInfo")
-    signed_info, _value, key_info = _elements(signature)
+    parts = _elements(signature)
+    if not parts or parts[0].tag != ns.qn(ns.DS, "SignedInfo"):
+        raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ds:Signature must start with ds:SignedInfo")
+    signed_info = parts[0]
 
     info = _elements(signed_info)
     if len(info) < 3 or info[0].tag != ns.qn(ns.DS, "CanonicalizationMethod") or info[1].tag != ns.qn(
@@ -214,7 +214,10 @@ def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structu
     if len(uris) != 2 or set(uris) != wanted:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "SignedInfo must reference exactly Body and Timestamp")
 
-    _check_key_info(key_info, bst_id)
+    # Algorithms are judged first (above), so that e.g. an HMAC signature is named as such.
+    if [p.tag for p in parts] != [ns.qn(ns.DS, "SignedInfo"), ns.qn(ns.DS, "SignatureValue"), ns.qn(ns.DS, "KeyInfo")]:
+        raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ds:Signature must hold SignedInfo, SignatureValue, KeyInfo")
+    _check_key_info(parts[2], bst_id)
     return _Structure(
         body_id=body_id,
         timestamp=timestamp[0],
