@@ -58,6 +58,7 @@ __all__ = [
     "guess_language",
     "placeholders_of",
     "render_reply",
+    "required_segments",
     "validate_templates",
     "worst_case_fits",
 ]
@@ -482,6 +483,25 @@ def worst_case_fits(
         for language in Language
         for shape in REPLY_SHAPES
     ]
+
+
+def required_segments(
+    templates: Mapping[str, Mapping[str, str]] | None,
+    *,
+    code_length: int,
+    currency: str,
+    keywords: Iterable[str] = (),
+    validities: Iterable[timedelta | None] | None = None,
+) -> int:
+    """The smallest ``max_segments`` these templates can be validated with.
+
+    With the built-in texts this is 3: an Arabic reply (UCS-2, 67 units a part) that says
+    the username was unknown, carries a code and appends the help does not fit in two.
+    """
+    fits = worst_case_fits(
+        templates, code_length=code_length, currency=currency, keywords=keywords, validities=validities
+    )
+    return max(fit.info.segments for fit in fits)
 
 
 def _check_structure(templates: Mapping[str, Mapping[str, str]]) -> None:

@@ -21,6 +21,7 @@ from mts_service.domain.replies import (
     guess_language,
     placeholders_of,
     render_reply,
+    required_segments,
     validate_templates,
     worst_case_fits,
 )
@@ -417,3 +418,14 @@ def test_bad_syntax_message_names_language_and_key() -> None:
 def test_invalid_parameters_are_refused(overrides) -> None:
     with pytest.raises(InvalidPolicy):
         validate(None, **overrides)
+
+
+def test_required_segments_of_the_defaults_is_three_and_one_for_tiny_texts() -> None:
+    assert required_segments(None, code_length=8, currency="MAD") == 3
+    assert required_segments(tiny_templates(), code_length=8, currency="MAD") == 1
+
+
+def test_policy_specific_keywords_and_validities_are_used_when_given() -> None:
+    with pytest.raises(InvalidPolicy):
+        validate(None, validities=[])
+    validate(None, keywords=["AVANCE", "CAUTION"], validities=[None, timedelta(days=90)])

@@ -161,13 +161,13 @@ _ANY_CHARS = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=_GSM_CHARS, max_size=500))
+@given(st.one_of(st.text(alphabet=_GSM_CHARS, max_size=200), st.text(alphabet=_GSM_CHARS, min_size=140, max_size=500)))
 def test_gsm_counting_matches_cutting_encoded_bytes(text: str) -> None:
     _assert_agrees(text)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=_ANY_CHARS, max_size=250))
+@given(st.one_of(st.text(alphabet=_ANY_CHARS, max_size=100), st.text(alphabet=_ANY_CHARS, min_size=60, max_size=250)))
 def test_any_counting_matches_cutting_encoded_bytes(text: str) -> None:
     _assert_agrees(text)
 
