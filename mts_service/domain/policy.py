@@ -169,6 +169,8 @@ class Policy:
                 code_length=self.codes.length,
                 currency=self.currency,
                 default_language=self.default_language,
+                keywords=tuple(k for p in self.premium_numbers for k in p.keywords),
+                validities=(self.advance_validity, self.deposit_validity, self.codes.ttl),
             )
         except MtsError:
             raise

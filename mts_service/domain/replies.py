@@ -348,15 +348,28 @@ def render_reply(
     *,
     prefix_keys: Iterable[str | TemplateKey] = (),
     suffix_keys: Iterable[str | TemplateKey] = (),
+    max_segments: int | None = None,
     **values: Any,
 ) -> str:
     """One reply: prefix sentences, the main one, suffix sentences, joined by a space.
+
+    With ``max_segments``, the optional sentences are kept only while the reply fits:
+    the suffixes are dropped first, then the prefix; the main sentence always stays (the
+    policy check guarantees it fits on its own).
 
     ``values`` may be raw (``amount=Money``, ``validity=timedelta | None``,
     ``kind="ADVANCE"``, ``count=2``) and are localised here; ``amount``/``validity`` may
     also be preformatted str. A template missing from ``templates`` (or ``templates``
     None) uses ``DEFAULT_TEMPLATES`` of the same language.
     """
+    prefix = tuple(prefix_keys)
+    suffix = tuple(suffix_keys)
+    if max_segments is not None:
+        for pre, post in ((prefix, suffix), (prefix, ()), ((), ())):
+            text = render_reply(templates, language, key, prefix_keys=pre, suffix_keys=post, **values)
+            if segment_count(text).segments <= max_segments or not (pre or post):
+                return text
+    prefix_keys, suffix_keys = prefix, suffix
     lang = _language(language)
     unknown = set(values) - _ALL_PLACEHOLDERS
     if unknown:
@@ -393,17 +406,14 @@ class ReplyShape:
 
 
 def _shapes() -> tuple[ReplyShape, ...]:
-    # An unknown username falls back to a code (flow 1) or, from a registered number, to
-    # a credit (flow 3), and either may still be a PROGRESS step; text that matched no
-    # keyword is credited all the same and gets the help appended.
-    shapes = []
-    for key in (TemplateKey.CODE_ISSUED, TemplateKey.CREDITED, TemplateKey.PROGRESS):
-        for prefix in ((), (TemplateKey.USERNAME_UNKNOWN,)):
-            for suffix in ((), (TemplateKey.NO_KEYWORD, TemplateKey.HELP)):
-                shapes.append(ReplyShape(key, prefix, suffix))
-    shapes.append(ReplyShape(TemplateKey.HELP))
-    shapes.append(ReplyShape(TemplateKey.REFUSED))
-    return tuple(shapes)
+    # Only the essential sentence of each reply must fit: the optional prefix (unknown
+    # username) and suffixes (no keyword, help) are added by ``render_reply`` only while
+    # the reply stays within the allowed segments, so a code is never pushed into a
+    # second SMS by advice the customer can ask for with AIDE/HELP.
+    return tuple(
+        ReplyShape(key)
+        for key in (TemplateKey.CODE_ISSUED, TemplateKey.CREDITED, TemplateKey.PROGRESS, TemplateKey.HELP, TemplateKey.REFUSED)
+    )
 
 
 REPLY_SHAPES: tuple[ReplyShape, ...] = _shapes()

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy.engine import Connection, Row
+
+from mts_service.domain.customers import Customer, CustomerStatus, Registration
+from mts_service.persistence.tables import customers as t
+
+_BY_REFERENCE = select(t).where(t.c.reference == bindparam("reference"))
+_BY_USERNAME = select(t).where(t.c.username_key == bindparam("username_key"))
+_BY_MOBILE = select(t).where(t.c.mobile == bindparam("mobile"))
+_BY_ID = select(t).where(t.c.customer_id == bindparam("cid"))
+
+
+def _customer(row: Row) -> Customer:
+    return Customer(
+        customer_id=row.customer_id,
+        reference=row.reference,
+        username=row.username,
+        mobile=row.mobile,
+        language=row.language,
+        status=CustomerStatus(row.status),
+        forfeit_count=row.forfeit_count,
+        created_at=row.created_at,
+        failed_code_attempts=row.failed_code_attempts,
+        attempt_window_start=row.attempt_window_start,
+        code_locked_until=row.code_locked_until,
+    )
+
+
+class CustomerRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _one(self, stmt, **params) -> Customer | None:
+        row = self._conn.execute(stmt, params).first()
+        return _customer(row) if row else None
+
+    def by_reference(self, reference: str) -> Customer | None:
+        return self._one(_BY_REFERENCE, reference=reference)
+
+    def by_username(self, username_key: str) -> Customer | None:
+        return self._one(_BY_USERNAME, username_key=username_key)
+
+    def by_mobile(self, mobile: str) -> Customer | None:
+        return self._one(_BY_MOBILE, mobile=mobile)
+
+    def by_id(self, customer_id: int) -> Customer | None:
+        return self._one(_BY_ID, cid=customer_id)
+
+    def add(self, reg: Registration, now: datetime) -> Customer:
+        result = self._conn.execute(
+            insert(t).values(
+                reference=reg.reference,
+                username=reg.username,
+                username_key=reg.username_key,
+                mobile=reg.mobile,
+                language=reg.language,
+                status=CustomerStatus.ACTIVE.value,
+                forfeit_count=0,
+                failed_code_attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return self.by_id(result.inserted_primary_key[0])  # type: ignore[return-value]
+
+    def update_registration(self, customer_id: int, reg: Registration, now: datetime) -> Customer:
+        self._conn.execute(
+            update(t)
+            .where(t.c.customer_id == customer_id)
+            .values(username=reg.username, username_key=reg.username_key, mobile=reg.mobile, language=reg.language, updated_at=now)
+        )
+        return self.by_id(customer_id)  # type: ignore[return-value]
+
+    def record_code_failure(self, customer_id: int, now: datetime, window: timedelta, max_failures: int) -> Customer:
+        """Count one failed redemption in the customer's current window.
+
+        A window opens at the first failure and lasts ``window``; reaching ``max_failures``
+        inside it locks redemption until the window ends. The row is locked first (FOR UPDATE
+        on PostgreSQL, the write lock of BEGIN IMMEDIATE on SQLite) so racing failures all count.
+        """
+        row = self._conn.execute(_BY_ID.with_for_update(), {"cid": customer_id}).first()
+        current = _customer(row)
+        if current.attempt_window_start is not None and current.attempt_window_start > now - window:
+            failures, start = current.failed_code_attempts + 1, current.attempt_window_start
+        else:
+            failures, start = 1, now
+        locked_until = start + window if failures >= max_failures else current.code_locked_until
+        self._conn.execute(
+            update(t)
+            .where(t.c.customer_id == customer_id)
+            .values(failed_code_attempts=failures, attempt_window_start=start, code_locked_until=locked_until, updated_at=now)
+        )
+        return self.by_id(customer_id)  # type: ignore[return-value]
+
+    def add_forfeit(self, customer_id: int, now: datetime, block_after: int | None) -> Customer:
+        values: dict = {"forfeit_count": t.c.forfeit_count + 1, "updated_at": now}
+        if block_after is not None:
+            values["status"] = case((t.c.forfeit_count + 1 >= block_after, CustomerStatus.BLOCKED.value), else_=t.c.status)
+        self._conn.execute(update(t).where(t.c.customer_id == customer_id).values(**values))
+        return self.by_id(customer_id)  # type: ignore[return-value]

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, case, insert, or_, select, update
+from sqlalchemy.engine import Connection, Row
+
+from mts_service.domain.grants import Grant, GrantKind, GrantStatus
+from mts_service.domain.money import Money
+from mts_service.persistence.tables import grants as t
+
+_A, _D = GrantKind.ADVANCE.value, GrantKind.DEPOSIT.value
+_ACTIVE, _EXHAUSTED, _PENDING = GrantStatus.ACTIVE.value, GrantStatus.EXHAUSTED.value, GrantStatus.PENDING_CODE.value
+
+_BY_ID = select(t).where(t.c.grant_id == bindparam("gid"))
+_BY_CODE_HASH = select(t).where(t.c.code_hash == bindparam("h"))
+_BY_CUSTOMER = select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.created_at, t.c.grant_id)
+_not_expired = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
+_has_room = or_(t.c.orders_allowed.is_(None), t.c.orders_used < t.c.orders_allowed)
+
+# Oldest usable grant of a kind for a customer: spend what expires first.
+_USABLE = (
+    select(t.c.grant_id)
+    .where(t.c.customer_id == bindparam("cid"), t.c.kind == bindparam("kind"), t.c.status == _ACTIVE, _not_expired, _has_room)
+    .order_by(t.c.expires_at.is_(None), t.c.expires_at, t.c.created_at, t.c.grant_id)
+    .limit(1)
+)
+
+# The WHERE repeats the usability test: under READ COMMITTED a racing order that took the
+# last slot makes this match zero rows, and the caller looks for another grant.
+_TAKE_DEPOSIT_SLOT = (
+    update(t)
+    .where(t.c.grant_id == bindparam("gid"), t.c.status == _ACTIVE, _has_room, _not_expired)
+    .values(
+        orders_used=t.c.orders_used + 1,
+        status=case(
+            (and_(t.c.orders_allowed.is_not(None), t.c.orders_used + 1 >= t.c.orders_allowed), _EXHAUSTED), else_=_ACTIVE
+        ),
+    )
+)
+_TAKE_ADVANCE = (
+    update(t)
+    .where(t.c.grant_id == bindparam("gid"), t.c.status == _ACTIVE, _not_expired)
+    .values(status=_EXHAUSTED, orders_used=1, order_id=bindparam("order_id"))
+)
+_RETURN_ADVANCE = (
+    update(t)
+    .where(t.c.grant_id == bindparam("gid"), t.c.status == _EXHAUSTED, t.c.order_id == bindparam("order_id"))
+    .values(status=_ACTIVE, orders_used=0, order_id=None)
+)
+_RETURN_DEPOSIT_SLOT = (
+    update(t)
+    .where(t.c.grant_id == bindparam("gid"), t.c.status.in_([_ACTIVE, _EXHAUSTED]), t.c.orders_used > 0)
+    .values(orders_used=t.c.orders_used - 1, status=_ACTIVE)
+)
+_LIVE_DEPOSIT = (
+    select(t.c.grant_id)
+    .where(
+        t.c.beneficiary == bindparam("b"),
+        t.c.kind == _D,
+        or_(and_(t.c.status.in_([_ACTIVE, _EXHAUSTED]), _not_expired), and_(t.c.status == _PENDING, t.c.code_expires_at > bindparam("now"))),
+        _has_room,
+    )
+    .limit(1)
+)
+
+
+def _grant(row: Row) -> Grant:
+    return Grant(
+        grant_id=row.grant_id,
+        kind=GrantKind(row.kind),
+        status=GrantStatus(row.status),
+        value=Money(row.value_minor, row.currency),
+        policy_version=row.policy_version,
+        created_at=row.created_at,
+        premium_number=row.premium_number,
+        operator=row.operator,
+        customer_id=row.customer_id,
+        sender=row.sender,
+        orders_allowed=row.orders_allowed,
+        orders_used=row.orders_used,
+        validity=None if row.validity_seconds is None else timedelta(seconds=row.validity_seconds),
+        expires_at=row.expires_at,
+        code_expires_at=row.code_expires_at,
+        order_id=row.order_id,
+        revoked_at=row.revoked_at,
+        revoke_reason=row.revoke_reason,
+    )
+
+
+class GrantRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, grant_id: str) -> Grant | None:
+        row = self._conn.execute(_BY_ID, {"gid": grant_id}).first()
+        return _grant(row) if row else None
+
+    def by_code_hash(self, code_hash: str) -> tuple[Grant, str] | None:
+        """The grant holding this code, with the stored hash for a constant-time comparison."""
+        row = self._conn.execute(_BY_CODE_HASH, {"h": code_hash}).first()
+        return (_grant(row), row.code_hash) if row else None
+
+    def for_customer(self, customer_id: int) -> list[Grant]:
+        return [_grant(r) for r in self._conn.execute(_BY_CUSTOMER, {"cid": customer_id})]
+
+    def all(self) -> list[Grant]:
+        return [_grant(r) for r in self._conn.execute(select(t).order_by(t.c.created_at, t.c.grant_id))]
+
+    def add(self, grant: Grant, *, beneficiary: str, code_hash: str | None) -> None:
+        self._conn.execute(
+            insert(t).values(
+                grant_id=grant.grant_id,
+                kind=grant.kind.value,
+                status=grant.status.value,
+                value_minor=grant.value.minor,
+                currency=grant.value.currency,
+                policy_version=grant.policy_version,
+                premium_number=grant.premium_number,
+                operator=grant.operator,
+                customer_id=grant.customer_id,
+                sender=grant.sender,
+                beneficiary=beneficiary,
+                orders_allowed=grant.orders_allowed,
+                orders_used=grant.orders_used,
+                validity_seconds=None if grant.validity is None else int(grant.validity.total_seconds()),
+                expires_at=grant.expires_at,
+                code_hash=code_hash,
+                code_expires_at=grant.code_expires_at,
+                created_at=grant.created_at,
+                activated_at=grant.created_at if grant.status is GrantStatus.ACTIVE else None,
+            )
+        )
+
+    def has_live_deposit(self, beneficiary: str, now: datetime) -> bool:
+        return self._conn.execute(_LIVE_DEPOSIT, {"b": beneficiary, "now": now}).first() is not None
+
+    def activate(self, grant_id: str, customer_id: int, now: datetime, expires_at: datetime | None) -> bool:
+        """PENDING_CODE -> ACTIVE for one customer; False when someone else got there first."""
+        result = self._conn.execute(
+            update(t)
+            .where(t.c.grant_id == grant_id, t.c.status == _PENDING)
+            .values(status=_ACTIVE, customer_id=customer_id, activated_at=now, expires_at=expires_at, beneficiary=f"c:{customer_id}")
+        )
+        return result.rowcount == 1
+
+    def take_deposit_slot(self, customer_id: int, now: datetime, attempts: int = 5) -> str | None:
+        return self._take(_D, _TAKE_DEPOSIT_SLOT, customer_id, now, {}, attempts)
+
+    def take_advance(self, customer_id: int, order_id: str, now: datetime, attempts: int = 5) -> str | None:
+        return self._take(_A, _TAKE_ADVANCE, customer_id, now, {"order_id": order_id}, attempts)
+
+    def _take(self, kind: str, stmt, customer_id: int, now: datetime, extra: dict, attempts: int) -> str | None:
+        for _ in range(attempts):
+            grant_id = self._conn.execute(_USABLE, {"cid": customer_id, "kind": kind, "now": now}).scalar()
+            if grant_id is None:
+                return None
+            if self._conn.execute(stmt, {"gid": grant_id, "now": now, **extra}).rowcount == 1:
+                return grant_id
+        return None
+
+    def return_advance(self, grant_id: str, order_id: str) -> bool:
+        return self._conn.execute(_RETURN_ADVANCE, {"gid": grant_id, "order_id": order_id}).rowcount == 1
+
+    def return_deposit_slot(self, grant_id: str) -> bool:
+        return self._conn.execute(_RETURN_DEPOSIT_SLOT, {"gid": grant_id}).rowcount == 1
+
+    def revoke(self, grant_id: str, now: datetime, reason: str, order_id: str | None, from_statuses: list[str]) -> bool:
+        result = self._conn.execute(
+            update(t)
+            .where(t.c.grant_id == grant_id, t.c.status.in_(from_statuses))
+            .values(status=GrantStatus.REVOKED.value, revoked_at=now, revoke_reason=reason, revoke_order_id=order_id)
+        )
+        return result.rowcount == 1
+
+    def expire(self, grant_id: str, from_status: str) -> bool:
+        result = self._conn.execute(
+            update(t).where(t.c.grant_id == grant_id, t.c.status == from_status).values(status=GrantStatus.EXPIRED.value)
+        )
+        return result.rowcount == 1
+
+    def due_for_expiry(self, now: datetime, limit: int) -> list[Grant]:
+        stmt = (
+            select(t)
+            .where(
+                or_(
+                    and_(
+                        or_(t.c.status == _ACTIVE, and_(t.c.status == _EXHAUSTED, t.c.kind == _D)),
+                        t.c.expires_at.is_not(None),
+                        t.c.expires_at <= now,
+                    ),
+                    and_(t.c.status == _PENDING, t.c.code_expires_at <= now),
+                )
+            )
+            .order_by(t.c.grant_id)
+            .limit(limit)
+        )
+        return [_grant(r) for r in self._conn.execute(stmt)]

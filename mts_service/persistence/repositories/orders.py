@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection, Row
+
+from mts_service.domain.money import Money
+from mts_service.domain.orders import DeliveryMode, Order, OrderStatus
+from mts_service.persistence.tables import orders as t
+
+_BY_ID = select(t).where(t.c.order_id == bindparam("oid"))
+_BY_CUSTOMER = select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.placed_at, t.c.order_id)
+_CLOSE = (
+    update(t)
+    .where(t.c.order_id == bindparam("oid"), t.c.status == OrderStatus.PLACED.value)
+    .values(status=bindparam("status"), outcome_at=bindparam("at"))
+)
+
+
+def _order(row: Row) -> Order:
+    currency = row.currency
+    return Order(
+        order_id=row.order_id,
+        customer_id=row.customer_id,
+        total=Money(row.total_minor, currency),
+        delivery_mode=DeliveryMode(row.delivery_mode),
+        pickup_point_id=row.pickup_point_id,
+        advance_applied=Money(row.advance_applied_minor, currency),
+        cod_due=Money(row.cod_due_minor, currency),
+        status=OrderStatus(row.status),
+        placed_at=row.placed_at,
+        advance_grant_id=row.advance_grant_id,
+        deposit_grant_id=row.deposit_grant_id,
+        outcome_at=row.outcome_at,
+    )
+
+
+class OrderRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, order_id: str) -> Order | None:
+        row = self._conn.execute(_BY_ID, {"oid": order_id}).first()
+        return _order(row) if row else None
+
+    def for_customer(self, customer_id: int) -> list[Order]:
+        return [_order(r) for r in self._conn.execute(_BY_CUSTOMER, {"cid": customer_id})]
+
+    def all(self) -> list[Order]:
+        return [_order(r) for r in self._conn.execute(select(t))]
+
+    def add(self, order: Order) -> None:
+        self._conn.execute(
+            insert(t).values(
+                order_id=order.order_id,
+                customer_id=order.customer_id,
+                total_minor=order.total.minor,
+                currency=order.total.currency,
+                delivery_mode=order.delivery_mode.value,
+                pickup_point_id=order.pickup_point_id,
+                advance_applied_minor=order.advance_applied.minor,
+                cod_due_minor=order.cod_due.minor,
+                status=order.status.value,
+                advance_grant_id=order.advance_grant_id,
+                deposit_grant_id=order.deposit_grant_id,
+                placed_at=order.placed_at,
+            )
+        )
+
+    def close(self, order_id: str, status: OrderStatus, at: datetime) -> bool:
+        """PLACED -> a final status; False when the order was already closed."""
+        return self._conn.execute(_CLOSE, {"oid": order_id, "status": status.value, "at": at}).rowcount == 1

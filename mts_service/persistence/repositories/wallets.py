@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from mts_service.domain.grants import GrantKind
+from mts_service.persistence.tables import wallets as t
+
+
+@dataclass(frozen=True)
+class Wallet:
+    beneficiary: str
+    kind: GrantKind | None
+    sms_count: int
+    amount_minor: int
+
+
+_GET = select(t.c.kind, t.c.sms_count, t.c.amount_minor).where(t.c.beneficiary == bindparam("b"))
+
+
+class WalletRepository:
+    """Payments waiting to become a grant. ``lock`` must come before any decision on them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(t)
+
+    def lock(self, beneficiary: str, currency: str, now: datetime) -> Wallet:
+        """Create the wallet if needed and take its row lock (upsert touches the row)."""
+        stmt = self._insert.values(
+            beneficiary=beneficiary, kind=None, sms_count=0, amount_minor=0, currency=currency, updated_at=now
+        ).on_conflict_do_update(index_elements=[t.c.beneficiary], set_={"updated_at": now})
+        self._conn.execute(stmt)
+        row = self._conn.execute(_GET, {"b": beneficiary}).one()
+        return Wallet(beneficiary, GrantKind(row.kind) if row.kind else None, row.sms_count, row.amount_minor)
+
+    def save(self, wallet: Wallet, now: datetime) -> None:
+        self._conn.execute(
+            update(t)
+            .where(t.c.beneficiary == wallet.beneficiary)
+            .values(
+                kind=wallet.kind.value if wallet.kind else None,
+                sms_count=wallet.sms_count,
+                amount_minor=wallet.amount_minor,
+                updated_at=now,
+            )
+        )
+
+    def total(self) -> int:
+        return int(self._conn.execute(select(func.coalesce(func.sum(t.c.amount_minor), 0))).scalar_one())
+
+    def get(self, beneficiary: str) -> Wallet | None:
+        row = self._conn.execute(_GET, {"b": beneficiary}).first()
+        if row is None:
+            return None
+        return Wallet(beneficiary, GrantKind(row.kind) if row.kind else None, row.sms_count, row.amount_minor)

@@ -1,0 +1,1 @@
+"""Use cases: the only door to the domain. SOAP services and the CLI call these."""

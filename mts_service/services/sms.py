@@ -1,0 +1,300 @@
+"""submit_sms: record one paid inbound message, credit it, and build the reply.
+
+Idempotent per gateway messageId: a retry gets the identical receipt (same code, same reply)
+and credits nothing twice; the same id with other content is a conflict. The payments of
+one beneficiary are serialised by the lock on its wallet row, so racing messages of one
+customer cannot both complete (or both miss) a grant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from mts_service.domain import replies
+from mts_service.domain.codes import generate_code
+from mts_service.domain.customers import Customer
+from mts_service.domain.grants import Grant, GrantKind, GrantStatus
+from mts_service.domain.inbound import InboundSms, MessageFlag, ParsedText, ReceiptOutcome, normalised_text_key, parse_text
+from mts_service.domain.ledger import EntryKind, LedgerEntry
+from mts_service.domain.money import Money
+from mts_service.domain.phone import is_opaque, normalise_sender
+from mts_service.domain.policy import Flow, Mode, Policy, PremiumNumber
+from mts_service.errors import ErrorCode, MessageIdConflict
+from mts_service.services.context import ServiceContext
+from mts_service.services.results import SmsReceipt
+from mts_service.services.unit_of_work import run_in_transaction
+
+
+@dataclass(frozen=True)
+class _Credit:
+    outcome: ReceiptOutcome
+    grant: Grant | None
+    code: str | None
+    count: int
+    needed: int
+    kind: GrantKind
+
+
+def submit_sms(ctx: ServiceContext, message: InboundSms) -> SmsReceipt:
+    message = message.validate()
+    fingerprint = message.fingerprint()
+    return run_in_transaction(ctx.uow_factory, lambda uow: _submit(ctx, uow, message, fingerprint))
+
+
+def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> SmsReceipt:
+    existing = uow.messages.get(message.message_id)
+    if existing is not None:
+        if existing.fingerprint != fingerprint:
+            raise MessageIdConflict("messageId already used for another message", message_id=message.message_id)
+        return SmsReceipt(
+            message_id=message.message_id,
+            outcome=ReceiptOutcome(existing.outcome),
+            reply_text=ctx.keys.sealer.open(message.message_id, existing.reply_sealed),
+            duplicate=True,
+            language=existing.language,
+            refusal_code=ErrorCode.UNKNOWN_PREMIUM_NUMBER.value if not existing.credited else None,
+            grant_id=existing.grant_id,
+        )
+
+    now = ctx.clock.now()
+    sender = normalise_sender(message.sender, ctx.default_region)
+    policy = uow.policies.current()
+    premium = policy.premium_number(message.service_number.strip()) if policy else None
+    if policy is None or premium is None:
+        return _refuse_unknown_number(ctx, uow, message, fingerprint, sender, policy, now)
+
+    parsed = parse_text(message.text, premium)
+    customer, flow, unknown_username = _resolve(uow, policy, parsed, sender)
+    beneficiary = f"c:{customer.customer_id}" if customer else f"s:{sender}"
+    flags = _flags(ctx, uow, policy, message, sender, now)
+
+    credit = _credit(ctx, uow, policy, premium, message, sender, customer, beneficiary, now)
+    language = replies.choose_language(customer.language if customer else None, message.text, policy.default_language)
+    reply = _reply(policy, language, credit, parsed, unknown_username)
+
+    uow.messages.add(
+        message_id=message.message_id,
+        fingerprint=fingerprint,
+        channel=message.channel.value,
+        sender=sender,
+        service_number=premium.number,
+        text_key=normalised_text_key(message.text)[:1600],
+        operator=message.operator,
+        received_at=message.received_at,
+        recorded_at=now,
+        day=now.date().isoformat(),
+        credited=True,
+        price_minor=premium.price.minor,
+        net_minor=premium.net.minor,
+        currency=premium.price.currency,
+        beneficiary=beneficiary,
+        customer_id=customer.customer_id if customer else None,
+        grant_id=None,
+        flow=flow.value,
+        flags=",".join(f.value for f in flags),
+        outcome=credit.outcome.value,
+        language=language,
+        reply_sealed=ctx.keys.sealer.seal(message.message_id, reply),
+        billing_status="UNCONFIRMED",
+    )
+    if credit.grant is not None:
+        uow.messages.assign_grant(beneficiary, credit.grant.grant_id)
+    uow.ledger.append(
+        LedgerEntry(
+            kind=EntryKind.SMS_PAYMENT,
+            amount=premium.price,
+            net=premium.net,
+            at=now,
+            customer_id=customer.customer_id if customer else None,
+            grant_id=credit.grant.grant_id if credit.grant else None,
+            message_id=message.message_id,
+            premium_number=premium.number,
+            operator=message.operator,
+        )
+    )
+    return SmsReceipt(
+        message_id=message.message_id,
+        outcome=credit.outcome,
+        reply_text=reply,
+        duplicate=False,
+        language=language,
+        flow=flow.value,
+        grant_id=credit.grant.grant_id if credit.grant else None,
+    )
+
+
+def _resolve(uow, policy: Policy, parsed: ParsedText, sender: str) -> tuple[Customer | None, Flow, bool]:
+    """Username in the text -> flow 2; registered sender -> flow 3; else flow 1."""
+    unknown_username = False
+    if parsed.username_key and Flow.USERNAME in policy.flows:
+        customer = uow.customers.by_username(parsed.username_key)
+        if customer is not None:
+            return customer, Flow.USERNAME, False
+        unknown_username = True
+    if Flow.REGISTERED in policy.flows and not is_opaque(sender):
+        customer = uow.customers.by_mobile(sender)
+        if customer is not None:
+            return customer, Flow.REGISTERED, unknown_username
+    # A paid message is never lost: when nothing else applies it earns a code, even if the
+    # merchant disabled flow 1 (the flag only stops advertising it).
+    return None, Flow.CODE, unknown_username
+
+
+def _flags(ctx: ServiceContext, uow, policy: Policy, message: InboundSms, sender: str, now: datetime) -> list[MessageFlag]:
+    flags = []
+    if uow.messages.is_near_duplicate(
+        sender, message.service_number.strip(), normalised_text_key(message.text), message.received_at, ctx.near_duplicate_window
+    ):
+        flags.append(MessageFlag.NEAR_DUPLICATE)
+    if policy.daily_cap_per_sender is not None:
+        if uow.messages.credited_today(sender, now.date().isoformat()) >= policy.daily_cap_per_sender:
+            flags.append(MessageFlag.OVER_DAILY_CAP)
+    return flags
+
+
+def _credit(
+    ctx: ServiceContext,
+    uow,
+    policy: Policy,
+    premium: PremiumNumber,
+    message: InboundSms,
+    sender: str,
+    customer: Customer | None,
+    beneficiary: str,
+    now: datetime,
+) -> _Credit:
+    wallet = uow.wallets.lock(beneficiary, policy.currency, now)
+    kind = wallet.kind if wallet.sms_count > 0 and wallet.kind else _kind_to_fund(uow, policy, beneficiary, now)
+    needed = policy.sms_needed(kind)
+    count = wallet.sms_count + 1
+    amount = wallet.amount_minor + premium.price.minor
+    if count < needed:
+        uow.wallets.save(replace(wallet, kind=kind, sms_count=count, amount_minor=amount), now)
+        return _Credit(ReceiptOutcome.PROGRESS, None, None, count, needed, kind)
+
+    uow.wallets.save(replace(wallet, kind=None, sms_count=0, amount_minor=0), now)
+    validity = policy.validity(kind)
+    code = code_hash = None
+    if customer is not None:
+        status, expires_at, code_expires_at = GrantStatus.ACTIVE, (now + validity if validity else None), None
+    else:
+        code = _unique_code(ctx, uow, policy)
+        code_hash = ctx.keys.code_hasher.hash(code)
+        status, expires_at, code_expires_at = GrantStatus.PENDING_CODE, None, now + policy.codes.ttl
+    grant = Grant(
+        grant_id=str(uuid.uuid4()),
+        kind=kind,
+        status=status,
+        value=Money(amount, policy.currency),
+        policy_version=policy.version,
+        created_at=now,
+        premium_number=premium.number,
+        operator=message.operator,
+        customer_id=customer.customer_id if customer else None,
+        sender=None if customer else sender,
+        orders_allowed=policy.orders_covered(kind),
+        validity=validity,
+        expires_at=expires_at,
+        code_expires_at=code_expires_at,
+    )
+    uow.grants.add(grant, beneficiary=beneficiary, code_hash=code_hash)
+    outcome = ReceiptOutcome.CODE_ISSUED if code else ReceiptOutcome.CREDITED
+    return _Credit(outcome, grant, code, count, needed, kind)
+
+
+def _kind_to_fund(uow, policy: Policy, beneficiary: str, now: datetime) -> GrantKind:
+    if policy.mode is Mode.ADVANCE:
+        return GrantKind.ADVANCE
+    if policy.mode is Mode.DEPOSIT:
+        return GrantKind.DEPOSIT
+    # BOTH: a payment funds the deposit first, then advances.
+    return GrantKind.ADVANCE if uow.grants.has_live_deposit(beneficiary, now) else GrantKind.DEPOSIT
+
+
+def _unique_code(ctx: ServiceContext, uow, policy: Policy) -> str:
+    # 32^8 codes make a collision rare, not impossible: the unique index on code_hash is the
+    # final guard (a collision there rolls back and the whole use case is retried).
+    for _ in range(5):
+        code = generate_code(policy.codes.length, policy.codes.alphabet)
+        if uow.grants.by_code_hash(ctx.keys.code_hasher.hash(code)) is None:
+            return code
+    raise RuntimeError("could not draw an unused code")
+
+
+def _reply(policy: Policy, language: str, credit: _Credit, parsed: ParsedText, unknown_username: bool) -> str:
+    templates = policy.effective_templates()
+    segments = policy.max_reply_segments
+    suffix: list[replies.TemplateKey] = []
+    if not parsed.keyword_matched:
+        suffix += [replies.TemplateKey.NO_KEYWORD, replies.TemplateKey.HELP]
+    elif parsed.help_asked:
+        suffix.append(replies.TemplateKey.HELP)
+    prefix = [replies.TemplateKey.USERNAME_UNKNOWN] if unknown_username else []
+    help_values = {"keyword": "", "price": ""}
+    if replies.TemplateKey.HELP in suffix:
+        help_values = _help_values(policy)
+    if credit.outcome is ReceiptOutcome.CODE_ISSUED:
+        grant = credit.grant
+        assert grant is not None and credit.code is not None
+        return replies.render_reply(
+            templates, language, replies.TemplateKey.CODE_ISSUED, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
+            code=credit.code, amount=grant.value, validity=policy.codes.ttl, kind=grant.kind.value, **_only_needed(help_values, suffix),
+        )
+    if credit.outcome is ReceiptOutcome.CREDITED:
+        grant = credit.grant
+        assert grant is not None
+        return replies.render_reply(
+            templates, language, replies.TemplateKey.CREDITED, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
+            amount=grant.value, kind=grant.kind.value, validity=grant.validity, **_only_needed(help_values, suffix),
+        )
+    return replies.render_reply(
+        templates, language, replies.TemplateKey.PROGRESS, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
+        count=credit.count, needed=credit.needed, **_only_needed(help_values, suffix),
+    )
+
+
+def _help_values(policy: Policy) -> dict:
+    first = policy.premium_numbers[0]
+    return {"keyword": first.keywords[0], "price": first.price}
+
+
+def _only_needed(values: dict, suffix: list) -> dict:
+    return values if replies.TemplateKey.HELP in suffix else {}
+
+
+def _refuse_unknown_number(ctx, uow, message: InboundSms, fingerprint: str, sender: str, policy: Policy | None, now: datetime) -> SmsReceipt:
+    """Recorded (so it can be reported and reconciled) but not credited."""
+    default_language = policy.default_language if policy else "fr"
+    language = replies.choose_language(None, message.text, default_language)
+    reply = replies.render_reply(policy.effective_templates() if policy else None, language, replies.TemplateKey.REFUSED)
+    uow.messages.add(
+        message_id=message.message_id,
+        fingerprint=fingerprint,
+        channel=message.channel.value,
+        sender=sender,
+        service_number=message.service_number.strip()[:32],
+        text_key=normalised_text_key(message.text)[:1600],
+        operator=message.operator,
+        received_at=message.received_at,
+        recorded_at=now,
+        day=now.date().isoformat(),
+        credited=False,
+        price_minor=0,
+        net_minor=0,
+        currency=policy.currency if policy else "XXX",
+        flags=MessageFlag.UNKNOWN_NUMBER.value,
+        outcome=ReceiptOutcome.REFUSED.value,
+        language=language,
+        reply_sealed=ctx.keys.sealer.seal(message.message_id, reply),
+        billing_status="UNCONFIRMED",
+    )
+    return SmsReceipt(
+        message_id=message.message_id,
+        outcome=ReceiptOutcome.REFUSED,
+        reply_text=reply,
+        duplicate=False,
+        language=language,
+        refusal_code=ErrorCode.UNKNOWN_PREMIUM_NUMBER.value,
+    )
