@@ -1,0 +1,240 @@
+"""SecurityMiddleware: WS-Security in front of the Spyne applications, as WSGI middleware.
+
+On a POST to a protected path (``/gateway``, ``/shop``, ``/admin``):
+
+1. cap the size before reading (Content-Length over ``profile.max_body_bytes``, or a
+   longer body, is a Client fault REQUEST_TOO_LARGE);
+2. parse once with the hardened parser and ``verify_parsed`` (signature, trust, timestamp,
+   replay), then check that the certificate's role may call this path and that a
+   non-empty SOAPAction names the signed operation;
+3. hand the inner application a fresh envelope holding only the verified Body
+   (``wsgi.input`` and ``CONTENT_LENGTH`` replaced; the ``VerifiedMessage`` is in
+   ``environ["mts.wssec"]``, the request id in ``environ["mts.request_id"]``);
+4. sign whatever the application answers, faults included, whatever the status.
+
+GET and HEAD (``?wsdl``, ``/healthz``, ``/metrics``) and unprotected paths pass through
+untouched. Our own refusals are SOAP 1.1 Faults with HTTP 500, ``soap:Client`` and the
+shared detail shape (``urn:mts:fault:v1`` FaultDetail: code, message, requestId), or
+``soap:Server`` with a generic message for unexpected errors (trace to the log only); they
+are signed too, because zeep verifies a fault's signature before reading it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+from typing import Any, Callable, Iterable, Mapping
+
+from cryptography import x509
+from lxml import etree
+
+from mts_service.clock import Clock
+from mts_service.errors import ErrorCode, SecurityError
+from mts_service.wssec import ns
+from mts_service.wssec.profile import SecurityProfile
+from mts_service.wssec.replay import ReplayCache
+from mts_service.wssec.sign import SigningKey, sign_envelope
+from mts_service.wssec.trust import TrustStore
+from mts_service.wssec.verify import VerifiedMessage, build_envelope_from_body, verify_parsed
+from mts_service.wssec.xmlparse import parse_xml
+
+log = logging.getLogger("mts.wssec")
+
+WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
+
+DEFAULT_ROLES_BY_PATH: Mapping[str, str] = {"/gateway": "gateway", "/shop": "shop", "/admin": "admin"}
+PASS_THROUGH_METHODS = frozenset({"GET", "HEAD"})
+CONTENT_TYPE = "text/xml; charset=utf-8"
+
+# Our own responses are trusted input: no size cap, but still no entities, DTD or network.
+_RESPONSE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+
+
+def fault_envelope(code: ErrorCode, message: str, request_id: str) -> etree._Element:
+    """A SOAP 1.1 Fault envelope with the MTS FaultDetail (the shape the SOAP layer uses too)."""
+    envelope = etree.Element(ns.ENVELOPE, nsmap={"soap": ns.SOAP11})
+    body = etree.SubElement(envelope, ns.BODY)
+    fault = etree.SubElement(body, ns.FAULT_TAG)
+    etree.SubElement(fault, "faultcode").text = f"soap:{code.side.value}"
+    etree.SubElement(fault, "faultstring").text = message
+    detail = etree.SubElement(fault, "detail")
+    fault_detail = etree.SubElement(detail, ns.qn(ns.FAULT, "FaultDetail"), nsmap={"f": ns.FAULT})
+    etree.SubElement(fault_detail, ns.qn(ns.FAULT, "code")).text = code.value
+    etree.SubElement(fault_detail, ns.qn(ns.FAULT, "message")).text = message
+    etree.SubElement(fault_detail, ns.qn(ns.FAULT, "requestId")).text = request_id
+    return envelope
+
+
+class SecurityMiddleware:
+    def __init__(
+        self,
+        app: WsgiApp,
+        *,
+        trust: TrustStore,
+        profile: SecurityProfile,
+        clock: Clock,
+        replay: ReplayCache,
+        signer_key: SigningKey,
+        signer_cert: x509.Certificate,
+        roles_by_path: Mapping[str, str] = DEFAULT_ROLES_BY_PATH,
+    ) -> None:
+        self.app = app
+        self.trust = trust
+        self.profile = profile
+        self.clock = clock
+        self.replay = replay
+        self.signer_key = signer_key
+        self.signer_cert = signer_cert
+        # Longest prefix first, so that "/shop/admin" could be given its own role.
+        self.roles_by_path = sorted(roles_by_path.items(), key=lambda item: len(item[0]), reverse=True)
+
+    # -- WSGI entry -------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        role = self._role_for(environ.get("PATH_INFO") or "/")
+        if role is None or method in PASS_THROUGH_METHODS:
+            return self.app(environ, start_response)
+
+        request_id = environ.get("mts.request_id") or secrets.token_hex(8)
+        environ["mts.request_id"] = request_id
+        try:
+            inner_environ = self._verified_environ(environ, role, request_id)
+        except SecurityError as exc:
+            log.warning(
+                "refused %s %s: %s: %s (request %s, peer %s)",
+                method, environ.get("PATH_INFO"), exc.code.value, exc.message, request_id, environ.get("REMOTE_ADDR"),
+            )
+            return self._fault(start_response, exc.code, exc.message, request_id)
+        except Exception:
+            log.exception("unexpected error verifying request %s", request_id)
+            return self._fault(start_response, ErrorCode.INTERNAL_ERROR, "internal error", request_id)
+
+        try:
+            status, headers, body = self._call_inner(inner_environ)
+            signed = self._sign_bytes(body)
+        except Exception:
+            log.exception("unexpected error answering request %s", request_id)
+            return self._fault(start_response, ErrorCode.INTERNAL_ERROR, "internal error", request_id)
+        headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
+        headers += [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(signed)))]
+        start_response(status, headers)
+        return [signed]
+
+    # -- request side -----------------------------------------------------------------
+
+    def _role_for(self, path: str) -> str | None:
+        for prefix, role in self.roles_by_path:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return role
+        return None
+
+    def _read_body(self, environ: dict) -> bytes:
+        limit = self.profile.max_body_bytes
+        raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
+        stream = environ["wsgi.input"]
+        if raw_length:
+            try:
+                length = int(raw_length)
+            except ValueError:
+                raise SecurityError("invalid Content-Length", code=ErrorCode.XML_MALFORMED) from None
+            if length < 0:
+                raise SecurityError("invalid Content-Length", code=ErrorCode.XML_MALFORMED)
+            if length > limit:
+                # Refused before reading a byte of it.
+                raise SecurityError(f"request of {length} bytes exceeds {limit}", code=ErrorCode.REQUEST_TOO_LARGE)
+            body = stream.read(length)
+        elif environ.get("wsgi.input_terminated"):
+            body = stream.read(limit + 1)  # chunked: read one byte past the cap to detect it
+        else:
+            body = b""
+        if len(body) > limit:
+            raise SecurityError(f"request exceeds {limit} bytes", code=ErrorCode.REQUEST_TOO_LARGE)
+        return body
+
+    def _verified_environ(self, environ: dict, role: str, request_id: str) -> dict:
+        raw = self._read_body(environ)
+        root = parse_xml(raw, profile=self.profile)
+        message = verify_parsed(
+            root, raw, trust=self.trust, profile=self.profile, clock=self.clock, replay=self.replay,
+            expected_role=role,
+        )
+        self._check_soap_action(environ, message)
+        log.info(
+            "verified request %s: role %s, cert %s, signature %s",
+            request_id, message.role, message.fingerprint[:16], message.signed_info_digest[:16],
+        )
+        fresh = build_envelope_from_body(message.body)
+        inner = dict(environ)
+        inner["wsgi.input"] = io.BytesIO(fresh)
+        inner["CONTENT_LENGTH"] = str(len(fresh))
+        inner["CONTENT_TYPE"] = CONTENT_TYPE
+        inner.pop("wsgi.input_terminated", None)
+        inner["mts.wssec"] = message
+        return inner
+
+    @staticmethod
+    def _check_soap_action(environ: dict, message: VerifiedMessage) -> None:
+        """A non-empty SOAPAction must name the signed operation (never dispatch on it alone)."""
+        action = (environ.get("HTTP_SOAPACTION") or "").strip().strip('"').strip()
+        if not action:
+            return
+        operations = [child for child in message.body if isinstance(child.tag, str)]
+        if len(operations) != 1:
+            raise SecurityError("the signed Body must hold exactly one operation", code=ErrorCode.UNKNOWN_OPERATION)
+        name = etree.QName(operations[0]).localname
+        last = action.replace("#", "/").rstrip("/").rsplit("/", 1)[-1]
+        if last != name:
+            raise SecurityError(
+                f"SOAPAction {action!r} does not match the signed operation {name!r}", code=ErrorCode.UNKNOWN_OPERATION
+            )
+
+    # -- response side ----------------------------------------------------------------
+
+    def _call_inner(self, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
+        captured: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured["status"] = status
+            captured["headers"] = list(headers)
+            return chunks.append
+
+        result = self.app(environ, capture)
+        try:
+            for chunk in result:
+                chunks.append(chunk)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        if "status" not in captured:
+            raise RuntimeError("inner application did not call start_response")
+        return captured["status"], captured["headers"], b"".join(chunks)
+
+    def _sign_bytes(self, body: bytes) -> bytes:
+        envelope = etree.fromstring(body, parser=_RESPONSE_PARSER)
+        if envelope.tag != ns.ENVELOPE:
+            raise ValueError("inner application answered something other than a SOAP 1.1 envelope")
+        return self._sign(envelope)
+
+    def _sign(self, envelope: etree._Element) -> bytes:
+        sign_envelope(envelope, key=self.signer_key, cert=self.signer_cert, clock=self.clock, profile=self.profile)
+        return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+    def _fault(
+        self, start_response: Callable[..., Any], code: ErrorCode, message: str, request_id: str
+    ) -> list[bytes]:
+        envelope = fault_envelope(code, message, request_id)
+        try:
+            payload = self._sign(envelope)
+        except Exception:  # never let a signing failure hide the refusal itself
+            log.exception("could not sign the fault for request %s", request_id)
+            payload = etree.tostring(fault_envelope(code, message, request_id), xml_declaration=True, encoding="utf-8")
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
