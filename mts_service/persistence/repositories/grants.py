@@ -45,7 +45,7 @@ _TAKE_ADVANCE = (
 )
 _RETURN_ADVANCE = (
     update(t)
-    .where(t.c.grant_id == bindparam("gid"), t.c.status == _EXHAUSTED, t.c.order_id == bindparam("order_id"))
+    .where(t.c.grant_id == bindparam("gid"), t.c.status == _EXHAUSTED, t.c.order_id == bindparam("oid"))
     .values(status=_ACTIVE, orders_used=0, order_id=None)
 )
 _RETURN_DEPOSIT_SLOT = (
@@ -160,7 +160,7 @@ class GrantRepository:
         return None
 
     def return_advance(self, grant_id: str, order_id: str) -> bool:
-        return self._conn.execute(_RETURN_ADVANCE, {"gid": grant_id, "order_id": order_id}).rowcount == 1
+        return self._conn.execute(_RETURN_ADVANCE, {"gid": grant_id, "oid": order_id}).rowcount == 1
 
     def return_deposit_slot(self, grant_id: str) -> bool:
         return self._conn.execute(_RETURN_DEPOSIT_SLOT, {"gid": grant_id}).rowcount == 1
