@@ -49,6 +49,11 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def _unquote_plus_bytes(value: str) -> bytes:
+    # fakesmsc url-encodes with '+' for a blank (a real '+' is %2B).
+    return unquote_to_bytes(value.replace("+", " "))
+
+
 def _looks_ucs2(data: bytes) -> bool:
     # UTF-16BE of Latin/Arabic text has control-range high bytes (0x00, 0x06) at even
     # offsets; the GSM text Kannel prints never has control bytes but CR/LF.
@@ -153,11 +158,11 @@ class KannelHarness:
             data = payload.encode("utf-8", errors="surrogateescape")
             self.mts.append(Mt(sender, to, data.decode("utf-8", errors="replace"), 1, "text"))
         elif kind == "ucs-2":
-            self.mts.append(Mt(sender, to, unquote_to_bytes(payload).decode("utf-16-be"), 1, "ucs-2"))
+            self.mts.append(Mt(sender, to, _unquote_plus_bytes(payload).decode("utf-16-be"), 1, "ucs-2"))
         elif kind == "udh":
             udh_field, _, rest = payload.partition(" ")
-            udh = unquote_to_bytes(udh_field)
-            data = unquote_to_bytes(rest.partition(" ")[2])
+            udh = _unquote_plus_bytes(udh_field)
+            data = _unquote_plus_bytes(rest.partition(" ")[2])
             # 05 00 03 ref total seq: the concatenation IE (8-bit reference).
             ref, total, seq = udh[3], udh[4], udh[5]
             partial = self._partials.setdefault((sender, to, ref), _Partial(total))
