@@ -4,8 +4,8 @@ On a POST to a protected path (``/gateway``, ``/shop``, ``/admin``):
 
 1. cap the size before reading (Content-Length over ``profile.max_body_bytes``, or a
    longer body, is a Client fault REQUEST_TOO_LARGE);
-2. parse once with the hardened parser and ``verify_parsed`` (signature, trust, timestamp,
-   replay), then check that the certificate's role may call this path and that a
+2. parse once with the hardened parser and verify with ``verify_envelope`` (signature, trust, timestamp,
+   replay, and that the certificate's role may call this path), then check that a
    non-empty SOAPAction names the signed operation;
 3. hand the inner application a fresh envelope holding only the verified Body
    (``wsgi.input`` and ``CONTENT_LENGTH`` replaced; the ``VerifiedMessage`` is in
@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+import threading
 from typing import Any, Callable, Iterable, Mapping
 
 from cryptography import x509
@@ -36,8 +37,7 @@ from mts_service.wssec.profile import SecurityProfile
 from mts_service.wssec.replay import ReplayCache
 from mts_service.wssec.sign import SigningKey, sign_envelope
 from mts_service.wssec.trust import TrustStore
-from mts_service.wssec.verify import VerifiedMessage, build_envelope_from_body, verify_parsed
-from mts_service.wssec.xmlparse import parse_xml
+from mts_service.wssec.verify import VerifiedMessage, build_envelope_from_body, verify_envelope
 
 log = logging.getLogger("mts.wssec")
 
@@ -47,8 +47,18 @@ DEFAULT_ROLES_BY_PATH: Mapping[str, str] = {"/gateway": "gateway", "/shop": "sho
 PASS_THROUGH_METHODS = frozenset({"GET", "HEAD"})
 CONTENT_TYPE = "text/xml; charset=utf-8"
 
-# Our own responses are trusted input: no size cap, but still no entities, DTD or network.
-_RESPONSE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+_local = threading.local()
+
+
+def _response_parser() -> etree.XMLParser:
+    """Per-thread parser for our own application's answers: trusted input, so no size cap,
+    but still no entities, DTD or network."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+        )
+    return parser
 
 
 def fault_envelope(code: ErrorCode, message: str, request_id: str) -> etree._Element:
@@ -155,9 +165,8 @@ class SecurityMiddleware:
 
     def _verified_environ(self, environ: dict, role: str, request_id: str) -> dict:
         raw = self._read_body(environ)
-        root = parse_xml(raw, profile=self.profile)
-        message = verify_parsed(
-            root, raw, trust=self.trust, profile=self.profile, clock=self.clock, replay=self.replay,
+        message = verify_envelope(
+            raw, trust=self.trust, profile=self.profile, clock=self.clock, replay=self.replay,
             expected_role=role,
         )
         self._check_soap_action(environ, message)
@@ -214,7 +223,7 @@ class SecurityMiddleware:
         return captured["status"], captured["headers"], b"".join(chunks)
 
     def _sign_bytes(self, body: bytes) -> bytes:
-        envelope = etree.fromstring(body, parser=_RESPONSE_PARSER)
+        envelope = etree.fromstring(body, parser=_response_parser())
         if envelope.tag != ns.ENVELOPE:
             raise ValueError("inner application answered something other than a SOAP 1.1 envelope")
         return self._sign(envelope)

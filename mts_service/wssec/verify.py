@@ -327,21 +327,9 @@ def verify_envelope(
     expected_role: str | None = None,
 ) -> VerifiedMessage:
     """Verify a signed SOAP 1.1 message and return what was signed, or raise SecurityError."""
+    # One parse for our checks; signxml re-reads the same bytes. Both must see the same
+    # document, which is why no variant of this function takes a pre-parsed tree.
     root = parse_xml(raw, profile=profile)
-    return verify_parsed(root, raw, trust=trust, profile=profile, clock=clock, replay=replay, expected_role=expected_role)
-
-
-def verify_parsed(
-    root: etree._Element,
-    raw: bytes,
-    *,
-    trust: TrustStore,
-    profile: SecurityProfile,
-    clock: Clock,
-    replay: ReplayCache,
-    expected_role: str | None = None,
-) -> VerifiedMessage:
-    """``verify_envelope`` for a caller that already parsed ``raw`` with ``parse_xml``."""
     now = clock.now()
     found = _check_structure(root, profile)
 

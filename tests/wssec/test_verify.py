@@ -323,3 +323,12 @@ def test_weak_profile_is_refused_at_construction():
     with pytest.raises(ValueError):
         SecurityProfile(signature_methods=frozenset({ns.HMAC_SHA256}), allow_weak_algorithms=True)
     SecurityProfile(signature_methods=frozenset({ns.RSA_SHA1, ns.RSA_SHA256}), allow_weak_algorithms=True)
+
+
+def test_public_api_is_listed():
+    import inspect
+
+    import mts_service.wssec as wssec
+
+    public = {name for name, value in vars(wssec).items() if not name.startswith("_") and not inspect.ismodule(value)}
+    assert sorted(wssec.__all__) == sorted(public)
