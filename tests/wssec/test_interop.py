@@ -16,7 +16,6 @@ from conftest import ECHO_BODY, START, echo_text
 from mts_service.errors import ErrorCode, SecurityError
 from mts_service.pki import private_key_pem
 from mts_service.wssec import ns
-from mts_service.wssec.sign import sign_envelope
 from mts_service.wssec.timestamps import format_timestamp
 from mts_service.wssec.verify import verify_envelope
 

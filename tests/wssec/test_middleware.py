@@ -11,7 +11,7 @@ from lxml import etree
 
 from conftest import ECHO_BODY
 from echo_service import Router
-from mts_service.errors import ErrorCode, SecurityError
+from mts_service.errors import ErrorCode
 from mts_service.soap.security import SecurityMiddleware
 from mts_service.wssec import ns
 from mts_service.wssec.profile import SecurityProfile

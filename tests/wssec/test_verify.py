@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from lxml import etree
 from signxml import SignatureMethod
