@@ -93,8 +93,10 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
     """Build (not yet validate) a policy from its dict form; call ``.validate()`` after."""
     try:
         return _policy_from_dict(data)
-    except MtsError:
+    except InvalidPolicy:
         raise
+    except MtsError as exc:  # e.g. a bad currency code found while building Money
+        raise InvalidPolicy(exc.message) from None
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidPolicy(f"malformed policy: {exc}") from None
 
