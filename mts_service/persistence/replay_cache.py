@@ -25,13 +25,14 @@ class SqlReplayCache:
         self._engine = engine
         self._clock = clock or SystemClock()
         insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        self._insert = insert(t).on_conflict_do_nothing(index_elements=[t.c.key])
+        # RETURNING, not rowcount: the driver reports -1 for a single INSERT on PostgreSQL.
+        self._insert = insert(t).on_conflict_do_nothing(index_elements=[t.c.key]).returning(t.c.key)
         self._calls = itertools.count(1)
 
     def remember(self, key: str, expires_at: datetime) -> bool:
         now = self._clock.now()
         with self._engine.begin() as conn:
-            if conn.execute(self._insert, {"key": key, "expires_at": expires_at}).rowcount == 1:
+            if conn.execute(self._insert, {"key": key, "expires_at": expires_at}).first() is not None:
                 fresh = True
             else:
                 taken_again = conn.execute(
