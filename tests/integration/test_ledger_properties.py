@@ -1,0 +1,147 @@
+"""Property test: any sequence of operations and clock moves keeps the books reconciled.
+
+paid = value of grants + wallets; per grant, value = applied - returned + forfeited +
+expired + remaining; nothing negative; no deposit over its order count; no advance used by
+two live orders. Runs on SQLite (a fresh database per example).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from mts_service.clock import FixedClock
+from mts_service.domain.orders import DeliveryOutcome, OrderStatus
+from mts_service.errors import DomainError
+from mts_service.persistence.engine import make_engine, sqlite_url
+from mts_service.persistence.migrate import upgrade
+from mts_service.persistence.unit_of_work import uow_factory
+from mts_service.services import admin, customers, orders
+from mts_service.services.context import ServiceContext
+from mts_service.services.keys import ServiceKeys
+from tests.conftest import TEST_SECRET
+from tests.factories import code_in, make_policy, make_sms, order
+from mts_service.services import sms
+
+_TEMPLATE: Path | None = None
+SENDERS = ["+212661000001", "+212661000002", "+212661000003", "HIDDEN"]
+
+
+def _template() -> Path:
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        path = Path(tempfile.mkdtemp(prefix="mts-prop-")) / "template.db"
+        engine = make_engine(sqlite_url(str(path)))
+        upgrade(engine)
+        engine.dispose()
+        _TEMPLATE = path
+    return _TEMPLATE
+
+
+class Books(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="mts-prop-"))
+        shutil.copyfile(_template(), self.dir / "db.sqlite")
+        self.engine = make_engine(sqlite_url(str(self.dir / "db.sqlite")))
+        self.clock = FixedClock()
+        self.ctx = ServiceContext(uow_factory(self.engine), self.clock, ServiceKeys.from_secret(TEST_SECRET))
+        self.codes: list[str] = []
+        self.order_ids: list[str] = []
+        self.refs = ["c1", "c2"]
+        self.n = 0
+
+    def teardown(self) -> None:
+        self.engine.dispose()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @initialize(mode=st.sampled_from(["ADVANCE", "DEPOSIT", "BOTH"]), deposit_orders=st.sampled_from([None, 1, 2]))
+    def setup(self, mode, deposit_orders):
+        admin.set_policy(self.ctx, make_policy(mode=mode, advance_sms=1, deposit_sms=2, deposit_orders=deposit_orders,
+                                               deposit_validity_seconds=3 * 86400, codes={"ttl_seconds": 86400}))
+        customers.register_customer(self.ctx, _registration("c1", "+212661000001", "alice"))
+        customers.register_customer(self.ctx, _registration("c2", None, "bob"))
+
+    @rule(sender=st.sampled_from(SENDERS), text=st.sampled_from(["SHOP", "SHOP bob", "SHOP nobody", "hello"]),
+          number=st.sampled_from(["7575", "7576", "9999"]), retry=st.booleans())
+    def pay(self, sender, text, number, retry):
+        self.n += 1
+        message = make_sms(self.ctx, sender=sender, text=text, number=number, message_id=f"m{self.n}")
+        receipt = sms.submit_sms(self.ctx, message)
+        if retry:
+            assert sms.submit_sms(self.ctx, message).reply_text == receipt.reply_text
+        if receipt.outcome.value == "CODE_ISSUED":
+            self.codes.append(code_in(receipt.reply_text))
+
+    @rule(data=st.data())
+    def redeem(self, data):
+        if not self.codes:
+            return
+        code = data.draw(st.sampled_from(self.codes))
+        ref = data.draw(st.sampled_from(self.refs))
+        try:
+            customers.redeem_code(self.ctx, ref, code)
+        except DomainError:
+            pass
+
+    @rule(ref=st.sampled_from(["c1", "c2"]), total=st.integers(1, 20_000))
+    def place(self, ref, total):
+        self.n += 1
+        try:
+            self.order_ids.append(orders.place_order(self.ctx, order(ref, total, order_id=f"o{self.n}")).order.order_id)
+        except DomainError:
+            pass
+
+    @rule(data=st.data(), outcome=st.sampled_from(list(DeliveryOutcome)))
+    def deliver(self, data, outcome):
+        if not self.order_ids:
+            return
+        try:
+            orders.report_delivery(self.ctx, data.draw(st.sampled_from(self.order_ids)), outcome)
+        except DomainError:
+            pass
+
+    @rule(ref=st.sampled_from(["c1", "c2"]))
+    def revoke(self, ref):
+        admin.revoke(self.ctx, customer_ref=ref, reason="property test")
+
+    @rule(hours=st.integers(1, 48))
+    def time_passes(self, hours):
+        self.clock.advance(timedelta(hours=hours))
+
+    @rule()
+    def sweep(self):
+        admin.expire(self.ctx)
+
+    @invariant()
+    def books_balance(self):
+        assert admin.check_books(self.ctx) == []
+
+    @invariant()
+    def no_advance_used_twice(self):
+        with self.ctx.uow_factory(write=False) as uow:
+            live = [o for o in uow.orders.all() if o.advance_grant_id and o.status is not OrderStatus.CANCELLED
+                    and o.status is not OrderStatus.NOT_DELIVERED]
+            assert all(n == 1 for n in Counter(o.advance_grant_id for o in live).values())
+            for grant in uow.grants.all():
+                assert grant.orders_used >= 0
+                assert grant.orders_allowed is None or grant.orders_used <= grant.orders_allowed
+
+
+def _registration(ref, mobile, username):
+    from mts_service.domain.customers import Registration
+
+    return Registration(ref, username, mobile, None)
+
+
+Books.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestBooks = Books.TestCase
