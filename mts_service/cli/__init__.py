@@ -14,8 +14,10 @@ from typing import Sequence
 
 from mts_service import __version__
 from mts_service.cli import certs, db, ops, serve, wsdl
+from mts_service.cli import demo
 
 COMMANDS = [serve, db, wsdl, ops, certs]
+COMMANDS.append(demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
