@@ -70,10 +70,7 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None) -> None:
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level)
-    # Spyne logs every Client fault with a traceback; those are expected refusals, which
-    # the SOAP layer logs itself in one line.
-    logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
-    logging.getLogger("spyne.application").setLevel(logging.WARNING)
+    logging.getLogger("spyne").setLevel(logging.WARNING)  # Spyne is chatty at INFO
 
 
 WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from mts_service.cli.common import add_certs_option, add_database_option, settings_from
 from mts_service.config import Settings
+from mts_service.services.keys import load_or_create_secret
 from mts_service.soap.metrics import MULTIPROC_ENV
 
 WSGI_TARGET = "mts_service.soap.wsgi:application"
@@ -87,6 +88,8 @@ def run_serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         for name in ("server.pem", "server.key") + (("ca.pem",) if args.mtls else ()):
             if not (settings.certs_dir / name).is_file():
                 raise OSError(f"{settings.certs_dir / name} is missing: run `mts-service certs` or pass --no-tls")
+    # Created here, once: workers starting together would race to create it.
+    load_or_create_secret(settings.secret_path)
     own_dir = not environ.get(MULTIPROC_ENV)
     metrics_dir = tempfile.mkdtemp(prefix="mts-metrics-") if own_dir else environ[MULTIPROC_ENV]
     Path(metrics_dir).mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,9 @@ log = logging.getLogger("mts.soap")
 
 OPERATION_KEY = "mts.operation"
 FAULT_KEY = "mts.fault"
+_QUIET_SPYNE_LOGGERS = (
+    "spyne.application.client", "spyne.protocol.xml.invalid", "spyne.protocol.soap.soap11.invalid", "spyne.server.wsgi",
+)
 
 
 class MtsApplication(Application):
@@ -37,6 +40,11 @@ class MtsApplication(Application):
             out_protocol=Soap11(),
         )
         self.mts_context = context
+        # Spyne logs every Client fault with a traceback, and an unparsable request with
+        # its whole body (which may hold a code); they are expected refusals, which
+        # MtsWsgiApplication.handle_error logs in one line, without the body.
+        for name in _QUIET_SPYNE_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         self.event_manager.add_listener("method_call", _remember_operation)
 
     def call_wrapper(self, ctx: Any) -> Any:

@@ -22,6 +22,8 @@ INTERNAL_ERROR with a generic message: its text and trace go to the log only.
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 from lxml import etree
@@ -102,8 +104,16 @@ def classify(error: BaseException, in_document: Any = None) -> tuple[ErrorCode, 
     return ErrorCode.INTERNAL_ERROR, GENERIC_MESSAGE
 
 
+# lxml's validation messages start with "<string>:1:0:ERROR:SCHEMASV:SCHEMAV_...: ".
+_LXML_PREFIX = re.compile(r"^<string>:\d+:\d+:\w+:\w+:\w+: ")
+
+
 def _caller_message(code: ErrorCode, text: Any) -> str:
-    text = " ".join(str(text or "").split())
+    # Spyne hands over lxml's message as bytes (sometimes as their repr), HTML-escaped.
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text or "")
+    if text[:2] in ("b'", 'b"') and text[-1:] == text[1]:
+        text = text[2:-1]
+    text = _LXML_PREFIX.sub("", html.unescape(" ".join(text.split())))
     if code is ErrorCode.XML_MALFORMED:
         # lxml's parser message is useful; it quotes nothing but positions and names.
         return ("malformed XML: " + text)[:MAX_MESSAGE_CHARS] if text else "malformed XML"
