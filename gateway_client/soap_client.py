@@ -212,7 +212,7 @@ def fault_error(fault: Fault) -> MtsFaultError:
     side = fault_side(fault.code)
     code = message = request_id = None
     detail = fault.detail
-    if detail is not None:
+    if isinstance(detail, etree._Element):
         node = detail if detail.tag == f"{{{FAULT_NS}}}FaultDetail" else detail.find(f".//{{{FAULT_NS}}}FaultDetail")
         if node is not None:
             code = node.findtext(f"{{{FAULT_NS}}}code")
@@ -231,6 +231,9 @@ def call(operation: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     try:
         return operation(*args, **kwargs)
     except Fault as exc:
+        if exc.code is None and not isinstance(exc.detail, etree._Element):
+            # zeep's "Unknown fault occured": an error page (a proxy's 502 ...), not a SOAP Fault
+            raise ServiceUnavailable(f"an answer without a SOAP fault: {exc.message}") from exc
         raise fault_error(exc) from None
     except MtsSignatureVerificationFailed as exc:
         log.error("MTS answer to %s failed WS-Security verification: %s", name, exc)
