@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from mts_service.clock import FixedClock
 from mts_service.domain.orders import DeliveryOutcome, OrderStatus
@@ -31,7 +31,7 @@ from tests.factories import code_in, make_policy, make_sms, order
 from mts_service.services import sms
 
 _TEMPLATE: Path | None = None
-SENDERS = ["+212661000001", "+212661000002", "+212661000003", "HIDDEN"]
+SENDERS = ["+212661000001", "+212661000001", "+212661000002", "HIDDEN"]
 
 
 def _template() -> Path:
@@ -69,9 +69,17 @@ class Books(RuleBasedStateMachine):
         customers.register_customer(self.ctx, _registration("c1", "+212661000001", "alice"))
         customers.register_customer(self.ctx, _registration("c2", None, "bob"))
 
-    @rule(sender=st.sampled_from(SENDERS), text=st.sampled_from(["SHOP", "SHOP bob", "SHOP nobody", "hello"]),
+    @rule(sender=st.sampled_from(SENDERS), text=st.sampled_from(["SHOP", "SHOP bob", "SHOP bob", "SHOP nobody", "hello"]),
           number=st.sampled_from(["7575", "7576", "9999"]), retry=st.booleans())
     def pay(self, sender, text, number, retry):
+        self._pay(sender, text, number, retry)
+
+    # Paying is what most steps of real life are: a second rule doubles its weight.
+    @rule(sender=st.sampled_from(SENDERS[:2]), retry=st.booleans())
+    def pay_registered(self, sender, retry):
+        self._pay(sender, "SHOP", "7575", retry)
+
+    def _pay(self, sender, text, number, retry):
         self.n += 1
         message = make_sms(self.ctx, sender=sender, text=text, number=number, message_id=f"m{self.n}")
         receipt = sms.submit_sms(self.ctx, message)
@@ -80,10 +88,9 @@ class Books(RuleBasedStateMachine):
         if receipt.outcome.value == "CODE_ISSUED":
             self.codes.append(code_in(receipt.reply_text))
 
+    @precondition(lambda self: self.codes)
     @rule(data=st.data())
     def redeem(self, data):
-        if not self.codes:
-            return
         code = data.draw(st.sampled_from(self.codes))
         ref = data.draw(st.sampled_from(self.refs))
         try:
@@ -99,14 +106,12 @@ class Books(RuleBasedStateMachine):
         except DomainError:
             pass
 
+    @precondition(lambda self: self.order_ids)
     @rule(data=st.data(), outcome=st.sampled_from(list(DeliveryOutcome)))
     def deliver(self, data, outcome):
-        if not self.order_ids:
-            return
-        try:
-            orders.report_delivery(self.ctx, data.draw(st.sampled_from(self.order_ids)), outcome)
-        except DomainError:
-            pass
+        order_id = data.draw(st.sampled_from(self.order_ids))
+        orders.report_delivery(self.ctx, order_id, outcome)
+        self.order_ids.remove(order_id)
 
     @rule(ref=st.sampled_from(["c1", "c2"]))
     def revoke(self, ref):
@@ -142,6 +147,6 @@ def _registration(ref, mobile, username):
 
 
 Books.TestCase.settings = settings(
-    max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=40, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestBooks = Books.TestCase
