@@ -112,3 +112,14 @@ def test_spool_and_kannel_config_commands(tmp_path):
 ])
 def test_parsers_accept_the_documented_commands(parser, argv):
     assert parser().parse_args(argv).func is not None
+
+
+def test_email_on_stdin_is_submitted(live_server):
+    mail = (
+        "From: Amina <amina@example.org>\r\nTo: pay-7575@shop.example\r\n"
+        f"Message-ID: <{secrets.token_hex(6)}@example.org>\r\nSubject: PAY\r\n"
+        "Date: Thu, 15 Jan 2026 09:00:00 +0000\r\n\r\nbody\r\n"
+    ).encode()
+    receipt = json.loads(ok(live_server.run_cli(GATEWAY, "email", "--service-address", "@shop.example=-", "--json",
+                                                stdin=mail)))
+    assert receipt["outcome"] == "CODE_ISSUED"

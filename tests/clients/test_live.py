@@ -209,3 +209,34 @@ def test_a_server_that_is_not_there_is_service_unavailable(live_server):
     gateway = GatewayClient(find_wsdl("gateway"), endpoint=f"{url}/gateway")
     with pytest.raises(ServiceUnavailable):
         sms(gateway, phone(), "PAY")
+
+
+def test_without_a_wsdl_file_the_served_wsdl_is_used(live_server):
+    config = ClientConfig(url=live_server.url, certs_dir=live_server.certs)
+    shop = ShopClient(None, endpoint=config.endpoint("shop"), wsse=make_signature(live_server.certs, "shop"),
+                      transport=make_transport(config, "shop"))
+    with pytest.raises(MtsFaultError) as info:
+        shop.get_authorization(uid("nobody"))
+    assert info.value.code == "UNKNOWN_CUSTOMER"
+
+
+def test_the_bridge_submits_through_the_gateway_client(live_server, clients, tmp_path):
+    from gateway_client.bridge import Bridge
+    from gateway_client.spool import Spool
+    from mts_service.clock import SystemClock
+
+    class NoSender:
+        def send(self, to, text, *, sender=None):
+            raise AssertionError("the reply goes back in the HTTP answer")
+
+    gateway = clients[0]
+    spool = Spool(tmp_path / "spool.db", clock=SystemClock())
+    bridge = Bridge(spool, gateway.submit_sms, sender=NoSender(), sync_timeout=30)
+    try:
+        message = InboundMessage(uid("kannel"), phone(), DEMO_NUMBER, "PAY", datetime.now(timezone.utc))
+        status, reply = bridge.handle_mo(message)
+        assert status == "200 OK" and reply and "MAD" in reply
+        assert spool.counts()["done"] == 1
+    finally:
+        bridge.stop()
+        spool.close()
