@@ -13,7 +13,6 @@ directory of this run is removed when gunicorn stops.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import subprocess

@@ -6,7 +6,6 @@ translates the result; ``base.MtsApplication`` turns refusals into faults.
 
 from __future__ import annotations
 
-from typing import Any
 
 from spyne import ServiceBase, Unicode, rpc
 

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
