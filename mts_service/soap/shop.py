@@ -6,7 +6,6 @@ translates the result; ``base.MtsApplication`` turns refusals into faults.
 
 from __future__ import annotations
 
-
 from spyne import ServiceBase, Unicode, rpc
 
 from mts_service.domain.customers import Registration
