@@ -91,7 +91,7 @@ def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> 
         currency=premium.price.currency,
         beneficiary=beneficiary,
         customer_id=customer.customer_id if customer else None,
-        grant_id=None,
+        grant_id=credit.grant.grant_id if credit.grant else None,
         flow=flow.value,
         flags=",".join(f.value for f in flags),
         outcome=credit.outcome.value,
@@ -99,7 +99,8 @@ def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> 
         reply_sealed=ctx.keys.sealer.seal(message.message_id, reply),
         billing_status="UNCONFIRMED",
     )
-    if credit.grant is not None:
+    if credit.grant is not None and credit.count > 1:
+        # The earlier payments the wallet held make up the grant too.
         uow.messages.assign_grant(beneficiary, credit.grant.grant_id)
     uow.ledger.append(
         LedgerEntry(

@@ -12,6 +12,7 @@ _BY_REFERENCE = select(t).where(t.c.reference == bindparam("reference"))
 _BY_USERNAME = select(t).where(t.c.username_key == bindparam("username_key"))
 _BY_MOBILE = select(t).where(t.c.mobile == bindparam("mobile"))
 _BY_ID = select(t).where(t.c.customer_id == bindparam("cid"))
+_INSERT = insert(t)
 
 
 def _customer(row: Row) -> Customer:
@@ -52,7 +53,8 @@ class CustomerRepository:
 
     def add(self, reg: Registration, now: datetime) -> Customer:
         result = self._conn.execute(
-            insert(t).values(
+            _INSERT,
+            dict(
                 reference=reg.reference,
                 username=reg.username,
                 username_key=reg.username_key,
@@ -61,9 +63,11 @@ class CustomerRepository:
                 status=CustomerStatus.ACTIVE.value,
                 forfeit_count=0,
                 failed_code_attempts=0,
+                attempt_window_start=None,
+                code_locked_until=None,
                 created_at=now,
                 updated_at=now,
-            )
+            ),
         )
         return self.by_id(result.inserted_primary_key[0])  # type: ignore[return-value]
 

@@ -13,6 +13,7 @@ _A, _D = GrantKind.ADVANCE.value, GrantKind.DEPOSIT.value
 _ACTIVE, _EXHAUSTED, _PENDING = GrantStatus.ACTIVE.value, GrantStatus.EXHAUSTED.value, GrantStatus.PENDING_CODE.value
 
 _BY_ID = select(t).where(t.c.grant_id == bindparam("gid"))
+_INSERT = insert(t)
 _BY_CODE_HASH = select(t).where(t.c.code_hash == bindparam("h"))
 _BY_CUSTOMER = select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.created_at, t.c.grant_id)
 _not_expired = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
@@ -109,7 +110,8 @@ class GrantRepository:
 
     def add(self, grant: Grant, *, beneficiary: str, code_hash: str | None) -> None:
         self._conn.execute(
-            insert(t).values(
+            _INSERT,
+            dict(
                 grant_id=grant.grant_id,
                 kind=grant.kind.value,
                 status=grant.status.value,
@@ -127,9 +129,13 @@ class GrantRepository:
                 expires_at=grant.expires_at,
                 code_hash=code_hash,
                 code_expires_at=grant.code_expires_at,
+                order_id=None,
                 created_at=grant.created_at,
                 activated_at=grant.created_at if grant.status is GrantStatus.ACTIVE else None,
-            )
+                revoked_at=None,
+                revoke_reason=None,
+                revoke_order_id=None,
+            ),
         )
 
     def has_live_deposit(self, beneficiary: str, now: datetime) -> bool:

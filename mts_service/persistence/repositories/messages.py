@@ -9,6 +9,8 @@ from sqlalchemy.engine import Connection
 from mts_service.persistence.tables import messages as t
 
 _BY_ID = select(t).where(t.c.message_id == bindparam("mid"))
+# Built once: a statement made per call with .values() costs more than the SQL itself.
+_INSERT = insert(t)
 _NEAR_DUPLICATE = (
     select(t.c.message_id)
     .where(
@@ -72,7 +74,7 @@ class MessageRepository:
         return int(self._conn.execute(_SENT_TODAY, {"sender": sender, "day": day}).scalar_one())
 
     def add(self, **values) -> None:
-        self._conn.execute(insert(t).values(**values))
+        self._conn.execute(_INSERT, values)
 
     def assign_grant(self, beneficiary: str, grant_id: str) -> None:
         """The payments a wallet held now make up ``grant_id``."""

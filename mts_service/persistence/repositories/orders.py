@@ -10,6 +10,7 @@ from mts_service.domain.orders import DeliveryMode, Order, OrderStatus
 from mts_service.persistence.tables import orders as t
 
 _BY_ID = select(t).where(t.c.order_id == bindparam("oid"))
+_INSERT = insert(t)
 _BY_CUSTOMER = select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.placed_at, t.c.order_id)
 _CLOSE = (
     update(t)
@@ -52,7 +53,8 @@ class OrderRepository:
 
     def add(self, order: Order) -> None:
         self._conn.execute(
-            insert(t).values(
+            _INSERT,
+            dict(
                 order_id=order.order_id,
                 customer_id=order.customer_id,
                 total_minor=order.total.minor,
@@ -65,7 +67,8 @@ class OrderRepository:
                 advance_grant_id=order.advance_grant_id,
                 deposit_grant_id=order.deposit_grant_id,
                 placed_at=order.placed_at,
-            )
+                outcome_at=None,
+            ),
         )
 
     def close(self, order_id: str, status: OrderStatus, at: datetime) -> bool:

@@ -19,7 +19,23 @@ class Wallet:
     amount_minor: int
 
 
+def _lock_statement(insert):
+    # The upsert touches the row, which takes its lock (row lock on PostgreSQL; SQLite's
+    # write transaction already holds the database), and RETURNING reads it in the same trip.
+    stmt = insert(t)
+    return stmt.on_conflict_do_update(index_elements=[t.c.beneficiary], set_={"updated_at": stmt.excluded.updated_at}).returning(
+        t.c.kind, t.c.sms_count, t.c.amount_minor
+    )
+
+
+_LOCK = {"postgresql": _lock_statement(postgresql.insert), "sqlite": _lock_statement(sqlite.insert)}
 _GET = select(t.c.kind, t.c.sms_count, t.c.amount_minor).where(t.c.beneficiary == bindparam("b"))
+_SAVE = (
+    update(t)
+    .where(t.c.beneficiary == bindparam("b"))
+    .values(kind=bindparam("kind"), sms_count=bindparam("sms_count"), amount_minor=bindparam("amount_minor"), updated_at=bindparam("now"))
+)
+_TOTAL = select(func.coalesce(func.sum(t.c.amount_minor), 0))
 
 
 class WalletRepository:
@@ -27,31 +43,24 @@ class WalletRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(t)
 
     def lock(self, beneficiary: str, currency: str, now: datetime) -> Wallet:
-        """Create the wallet if needed and take its row lock (upsert touches the row)."""
-        stmt = self._insert.values(
-            beneficiary=beneficiary, kind=None, sms_count=0, amount_minor=0, currency=currency, updated_at=now
-        ).on_conflict_do_update(index_elements=[t.c.beneficiary], set_={"updated_at": now})
-        self._conn.execute(stmt)
-        row = self._conn.execute(_GET, {"b": beneficiary}).one()
+        """Create the wallet if needed and take its row lock, in one round trip."""
+        row = self._conn.execute(
+            _LOCK[self._conn.dialect.name],
+            {"beneficiary": beneficiary, "kind": None, "sms_count": 0, "amount_minor": 0, "currency": currency, "updated_at": now},
+        ).one()
         return Wallet(beneficiary, GrantKind(row.kind) if row.kind else None, row.sms_count, row.amount_minor)
 
     def save(self, wallet: Wallet, now: datetime) -> None:
         self._conn.execute(
-            update(t)
-            .where(t.c.beneficiary == wallet.beneficiary)
-            .values(
-                kind=wallet.kind.value if wallet.kind else None,
-                sms_count=wallet.sms_count,
-                amount_minor=wallet.amount_minor,
-                updated_at=now,
-            )
+            _SAVE,
+            {"b": wallet.beneficiary, "kind": wallet.kind.value if wallet.kind else None, "sms_count": wallet.sms_count,
+             "amount_minor": wallet.amount_minor, "now": now},
         )
 
     def total(self) -> int:
-        return int(self._conn.execute(select(func.coalesce(func.sum(t.c.amount_minor), 0))).scalar_one())
+        return int(self._conn.execute(_TOTAL).scalar_one())
 
     def get(self, beneficiary: str) -> Wallet | None:
         row = self._conn.execute(_GET, {"b": beneficiary}).first()
