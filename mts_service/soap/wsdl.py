@@ -19,6 +19,7 @@ from mts_service.soap.admin import admin_application
 from mts_service.soap.base import MtsApplication, MtsWsgiApplication, wsgi_application
 from mts_service.soap.gateway import gateway_application
 from mts_service.soap.shop import shop_application
+from mts_service.soap.wspolicy import attach as attach_security_policy
 
 SERVICE_NAMES = ("gateway", "shop", "admin")
 PLACEHOLDER_BASE = "https://localhost:8443"
@@ -85,6 +86,7 @@ def _pretty(document: bytes) -> bytes:
     root = etree.fromstring(document, parser)
     _canonical_order(root)
     _local_fault_messages(root)
+    root = attach_security_policy(root)  # WS-SecurityPolicy 1.2 of the MTS profile
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="utf-8")
 
 
