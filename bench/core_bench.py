@@ -2,8 +2,8 @@
 through the bare driver (sqlite3 / psycopg), one transaction per call, as a ratio.
 
 How "the same statements" are obtained: each use case is first run on a scratch copy of
-the database with SQLAlchemy's cursor events recording every statement and its driver-level
-parameters; the recording is then replayed with the bare driver on a second identical copy,
+the database with the persistence layer's statement observer recording every statement and
+its driver-level parameters; the recording is then replayed with the bare driver on a second identical copy,
 one transaction per call. The use cases themselves are timed on a third copy with no
 instrumentation. All three copies start from the same state, so the work is the same.
 
@@ -25,7 +25,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,6 +36,7 @@ from mts_service.domain.money import Money  # noqa: E402
 from mts_service.domain.orders import DeliveryMode, OrderRequest  # noqa: E402
 from mts_service.domain.policy_codec import policy_from_dict  # noqa: E402
 from mts_service.persistence.engine import make_engine, sqlite_url  # noqa: E402
+from mts_service.persistence.fastsql import observing  # noqa: E402
 from mts_service.persistence.migrate import upgrade  # noqa: E402
 from mts_service.persistence.tables import metadata  # noqa: E402
 from mts_service.persistence.unit_of_work import uow_factory  # noqa: E402
@@ -83,15 +84,8 @@ def workloads(ctx: ServiceContext, calls: int, tag: str):
 @contextmanager
 def recording(engine):
     statements: list = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters, executemany))
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with observing(lambda sql, args: statements.append((sql, args, False))):
         yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def record(engine, calls) -> list[list]:

@@ -1,10 +1,20 @@
-"""The SQL unit of work: one connection, one transaction, all repositories bound to it."""
+"""The SQL unit of work: one pooled DBAPI connection, one transaction, all repositories bound to it.
+
+The connection comes from SQLAlchemy's pool (pre-ping, recycling) but statements run on the
+DBAPI connection itself (see ``fastsql``). SQLite write transactions start with
+``BEGIN IMMEDIATE`` so that concurrent processes queue on the busy timeout instead of
+failing when a reader upgrades to a writer; PostgreSQL runs READ COMMITTED and every race
+is closed by a conditional statement or a unique key.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+import sqlite3
+from typing import Any
 
+from sqlalchemy.engine import Engine
+
+from mts_service.persistence.fastsql import Db, notify
 from mts_service.persistence.repositories import (
     CustomerRepository,
     GrantRepository,
@@ -20,69 +30,95 @@ from mts_service.services.unit_of_work import TransientConflict
 _RETRYABLE_SQLSTATES = {"23505", "40001", "40P01"}
 
 
-def _is_transient(exc: DBAPIError) -> bool:
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate is not None:
-        return sqlstate in _RETRYABLE_SQLSTATES
-    if isinstance(exc, IntegrityError):
-        return "UNIQUE" in str(exc.orig).upper()
-    if isinstance(exc, OperationalError):
-        return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+def _transient(exc: BaseException) -> bool:
+    """A failure that a fresh transaction may not meet: a lost race or a lost connection."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE" in str(exc).upper()
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    if isinstance(exc, psycopg.Error):
+        if getattr(exc, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+            return True
+        # The server restarted or the network dropped: every use case is idempotent by key,
+        # so running it again on a new connection is safe.
+        return isinstance(exc, psycopg.OperationalError)
     return False
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) not in _RETRYABLE_SQLSTATES
 
 
 class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, write: bool = True) -> None:
         self._engine = engine
         self._write = write
-        self._conn: Connection | None = None
+        self._pooled: Any = None
+        self._done = False
 
     def __enter__(self) -> SqlUnitOfWork:
-        conn = self._engine.connect()
-        if conn.dialect.name == "sqlite" and not self._write:
-            conn = conn.execution_options(sqlite_begin="DEFERRED")
-        self._conn = conn
         try:
-            conn.begin()
-        except DBAPIError as exc:
-            conn.close()
-            self._translate(exc)
+            self._pooled = self._engine.raw_connection()
+            raw = self._pooled.driver_connection
+            if self._engine.dialect.name == "sqlite":
+                begin = "BEGIN IMMEDIATE" if self._write else "BEGIN"
+                notify(begin)
+                raw.execute(begin)
+        except Exception as exc:
+            self._release(exc)
+            if _transient(exc):
+                raise TransientConflict(str(exc)) from exc
             raise
-        self.customers = CustomerRepository(conn)
-        self.grants = GrantRepository(conn)
-        self.orders = OrderRepository(conn)
-        self.ledger = LedgerRepository(conn)
-        self.messages = MessageRepository(conn)
-        self.policies = PolicyRepository(conn)
-        self.wallets = WalletRepository(conn)
+        db = Db(raw, self._engine.dialect)
+        self._done = False
+        self.customers = CustomerRepository(db)
+        self.grants = GrantRepository(db)
+        self.orders = OrderRepository(db)
+        self.ledger = LedgerRepository(db)
+        self.messages = MessageRepository(db)
+        self.policies = PolicyRepository(db)
+        self.wallets = WalletRepository(db)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        assert self._conn is not None
-        try:
-            if self._conn.in_transaction():
-                self._conn.rollback()
-        finally:
-            self._conn.close()
-            self._conn = None
-        if isinstance(exc, DBAPIError):
-            self._translate(exc)
+        if not self._done:
+            try:
+                self._pooled.driver_connection.rollback()
+            except Exception:  # the connection may be gone; the pool is told below
+                exc = exc or RuntimeError("rollback failed")
+        self._release(exc)
+        if exc is not None and _transient(exc):
+            raise TransientConflict(str(exc)) from exc
 
-    def _translate(self, exc: DBAPIError) -> None:
-        if _is_transient(exc):
-            raise TransientConflict(str(exc.orig)) from exc
+    def _release(self, exc: BaseException | None) -> None:
+        if self._pooled is None:
+            return
+        if exc is not None and _lost_connection(exc):
+            self._pooled.invalidate()
+        self._pooled.close()
+        self._pooled = None
 
     def commit(self) -> None:
-        assert self._conn is not None
         try:
-            self._conn.commit()
-        except DBAPIError as exc:
-            self._translate(exc)
+            self._pooled.driver_connection.commit()
+        except Exception as exc:
+            if _transient(exc):
+                raise TransientConflict(str(exc)) from exc
             raise
+        self._done = True
 
     def rollback(self) -> None:
-        assert self._conn is not None
-        self._conn.rollback()
+        self._pooled.driver_connection.rollback()
+        self._done = True
 
 
 def uow_factory(engine: Engine):

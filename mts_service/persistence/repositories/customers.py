@@ -3,16 +3,43 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, insert, select, update
-from sqlalchemy.engine import Connection, Row
 
 from mts_service.domain.customers import Customer, CustomerStatus, Registration
+from mts_service.persistence.fastsql import Db, Prepared, insert_row, Row
 from mts_service.persistence.tables import customers as t
 
-_BY_REFERENCE = select(t).where(t.c.reference == bindparam("reference"))
-_BY_USERNAME = select(t).where(t.c.username_key == bindparam("username_key"))
-_BY_MOBILE = select(t).where(t.c.mobile == bindparam("mobile"))
-_BY_ID = select(t).where(t.c.customer_id == bindparam("cid"))
-_INSERT = insert(t)
+_BY_REFERENCE = Prepared(select(t).where(t.c.reference == bindparam("reference")))
+_BY_USERNAME = Prepared(select(t).where(t.c.username_key == bindparam("username_key")))
+_BY_MOBILE = Prepared(select(t).where(t.c.mobile == bindparam("mobile")))
+_BY_ID = Prepared(select(t).where(t.c.customer_id == bindparam("cid")))
+_BY_ID_FOR_UPDATE = Prepared(select(t).where(t.c.customer_id == bindparam("cid")).with_for_update())
+_INSERT = Prepared(insert_row(t).returning(t.c.customer_id))
+_UPDATE_REGISTRATION = Prepared(
+    update(t)
+    .where(t.c.customer_id == bindparam("cid"))
+    .values(
+        username=bindparam("username"), username_key=bindparam("username_key"), mobile=bindparam("mobile"),
+        language=bindparam("language"), updated_at=bindparam("now"),
+    )
+)
+_RECORD_FAILURE = Prepared(
+    update(t)
+    .where(t.c.customer_id == bindparam("cid"))
+    .values(
+        failed_code_attempts=bindparam("failures"), attempt_window_start=bindparam("start"),
+        code_locked_until=bindparam("locked_until"), updated_at=bindparam("now"),
+    )
+)
+_ADD_FORFEIT = Prepared(
+    update(t)
+    .where(t.c.customer_id == bindparam("cid"))
+    .values(
+        forfeit_count=t.c.forfeit_count + 1,
+        status=case((t.c.forfeit_count + 1 >= bindparam("block_after"), CustomerStatus.BLOCKED.value), else_=t.c.status),
+        updated_at=bindparam("now"),
+    )
+)
+_NEVER = 2**31 - 1  # "block after" when blocking is off
 
 
 def _customer(row: Row) -> Customer:
@@ -32,11 +59,11 @@ def _customer(row: Row) -> Customer:
 
 
 class CustomerRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
-    def _one(self, stmt, **params) -> Customer | None:
-        row = self._conn.execute(stmt, params).first()
+    def _one(self, stmt: Prepared, **params) -> Customer | None:
+        row = self._db.execute(stmt, params).first()
         return _customer(row) if row else None
 
     def by_reference(self, reference: str) -> Customer | None:
@@ -52,30 +79,21 @@ class CustomerRepository:
         return self._one(_BY_ID, cid=customer_id)
 
     def add(self, reg: Registration, now: datetime) -> Customer:
-        result = self._conn.execute(
+        customer_id = self._db.execute(
             _INSERT,
             dict(
-                reference=reg.reference,
-                username=reg.username,
-                username_key=reg.username_key,
-                mobile=reg.mobile,
-                language=reg.language,
-                status=CustomerStatus.ACTIVE.value,
-                forfeit_count=0,
-                failed_code_attempts=0,
-                attempt_window_start=None,
-                code_locked_until=None,
-                created_at=now,
-                updated_at=now,
+                reference=reg.reference, username=reg.username, username_key=reg.username_key, mobile=reg.mobile,
+                language=reg.language, status=CustomerStatus.ACTIVE.value, forfeit_count=0, failed_code_attempts=0,
+                attempt_window_start=None, code_locked_until=None, created_at=now, updated_at=now,
             ),
-        )
-        return self.by_id(result.inserted_primary_key[0])  # type: ignore[return-value]
+        ).scalar_one()
+        return self.by_id(customer_id)  # type: ignore[return-value]
 
     def update_registration(self, customer_id: int, reg: Registration, now: datetime) -> Customer:
-        self._conn.execute(
-            update(t)
-            .where(t.c.customer_id == customer_id)
-            .values(username=reg.username, username_key=reg.username_key, mobile=reg.mobile, language=reg.language, updated_at=now)
+        self._db.execute(
+            _UPDATE_REGISTRATION,
+            {"cid": customer_id, "username": reg.username, "username_key": reg.username_key, "mobile": reg.mobile,
+             "language": reg.language, "now": now},
         )
         return self.by_id(customer_id)  # type: ignore[return-value]
 
@@ -86,23 +104,17 @@ class CustomerRepository:
         inside it locks redemption until the window ends. The row is locked first (FOR UPDATE
         on PostgreSQL, the write lock of BEGIN IMMEDIATE on SQLite) so racing failures all count.
         """
-        row = self._conn.execute(_BY_ID.with_for_update(), {"cid": customer_id}).first()
-        current = _customer(row)
+        current = _customer(self._db.execute(_BY_ID_FOR_UPDATE, {"cid": customer_id}).one())
         if current.attempt_window_start is not None and current.attempt_window_start > now - window:
             failures, start = current.failed_code_attempts + 1, current.attempt_window_start
         else:
             failures, start = 1, now
         locked_until = start + window if failures >= max_failures else current.code_locked_until
-        self._conn.execute(
-            update(t)
-            .where(t.c.customer_id == customer_id)
-            .values(failed_code_attempts=failures, attempt_window_start=start, code_locked_until=locked_until, updated_at=now)
+        self._db.execute(
+            _RECORD_FAILURE, {"cid": customer_id, "failures": failures, "start": start, "locked_until": locked_until, "now": now}
         )
         return self.by_id(customer_id)  # type: ignore[return-value]
 
     def add_forfeit(self, customer_id: int, now: datetime, block_after: int | None) -> Customer:
-        values: dict = {"forfeit_count": t.c.forfeit_count + 1, "updated_at": now}
-        if block_after is not None:
-            values["status"] = case((t.c.forfeit_count + 1 >= block_after, CustomerStatus.BLOCKED.value), else_=t.c.status)
-        self._conn.execute(update(t).where(t.c.customer_id == customer_id).values(**values))
+        self._db.execute(_ADD_FORFEIT, {"cid": customer_id, "block_after": block_after or _NEVER, "now": now})
         return self.by_id(customer_id)  # type: ignore[return-value]

@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, case, insert, or_, select, update
-from sqlalchemy.engine import Connection, Row
+
+from mts_service.persistence.fastsql import Db, Prepared, insert_row, Row
 
 from mts_service.domain.grants import Grant, GrantKind, GrantStatus
 from mts_service.domain.money import Money
@@ -12,15 +13,21 @@ from mts_service.persistence.tables import grants as t
 _A, _D = GrantKind.ADVANCE.value, GrantKind.DEPOSIT.value
 _ACTIVE, _EXHAUSTED, _PENDING = GrantStatus.ACTIVE.value, GrantStatus.EXHAUSTED.value, GrantStatus.PENDING_CODE.value
 
-_BY_ID = select(t).where(t.c.grant_id == bindparam("gid"))
-_INSERT = insert(t)
-_BY_CODE_HASH = select(t).where(t.c.code_hash == bindparam("h"))
-_BY_CUSTOMER = select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.created_at, t.c.grant_id)
+def _status_in(*statuses: str):
+    # Plain ORs, not IN: an expanding IN would be re-rendered per call.
+    return or_(*(t.c.status == status for status in sorted(statuses)))
+
+
+_BY_ID = Prepared(select(t).where(t.c.grant_id == bindparam("gid")))
+_ALL = Prepared(select(t).order_by(t.c.created_at, t.c.grant_id))
+_INSERT = Prepared(insert_row(t))
+_BY_CODE_HASH = Prepared(select(t).where(t.c.code_hash == bindparam("h")))
+_BY_CUSTOMER = Prepared(select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.created_at, t.c.grant_id))
 _not_expired = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
 _has_room = or_(t.c.orders_allowed.is_(None), t.c.orders_used < t.c.orders_allowed)
 
 # Oldest usable grant of a kind for a customer: spend what expires first.
-_USABLE = (
+_USABLE = Prepared(
     select(t.c.grant_id)
     .where(t.c.customer_id == bindparam("cid"), t.c.kind == bindparam("kind"), t.c.status == _ACTIVE, _not_expired, _has_room)
     .order_by(t.c.expires_at.is_(None), t.c.expires_at, t.c.created_at, t.c.grant_id)
@@ -29,7 +36,7 @@ _USABLE = (
 
 # The WHERE repeats the usability test: under READ COMMITTED a racing order that took the
 # last slot makes this match zero rows, and the caller looks for another grant.
-_TAKE_DEPOSIT_SLOT = (
+_TAKE_DEPOSIT_SLOT = Prepared(
     update(t)
     .where(t.c.grant_id == bindparam("gid"), t.c.status == _ACTIVE, _has_room, _not_expired)
     .values(
@@ -39,30 +46,70 @@ _TAKE_DEPOSIT_SLOT = (
         ),
     )
 )
-_TAKE_ADVANCE = (
+_TAKE_ADVANCE = Prepared(
     update(t)
     .where(t.c.grant_id == bindparam("gid"), t.c.status == _ACTIVE, _not_expired)
     .values(status=_EXHAUSTED, orders_used=1, order_id=bindparam("order_id"))
 )
-_RETURN_ADVANCE = (
+_RETURN_ADVANCE = Prepared(
     update(t)
     .where(t.c.grant_id == bindparam("gid"), t.c.status == _EXHAUSTED, t.c.order_id == bindparam("oid"))
     .values(status=_ACTIVE, orders_used=0, order_id=None)
 )
-_RETURN_DEPOSIT_SLOT = (
+_RETURN_DEPOSIT_SLOT = Prepared(
     update(t)
-    .where(t.c.grant_id == bindparam("gid"), t.c.status.in_([_ACTIVE, _EXHAUSTED]), t.c.orders_used > 0)
+    .where(t.c.grant_id == bindparam("gid"), _status_in(_ACTIVE, _EXHAUSTED), t.c.orders_used > 0)
     .values(orders_used=t.c.orders_used - 1, status=_ACTIVE)
 )
-_LIVE_DEPOSIT = (
+_LIVE_DEPOSIT = Prepared(
     select(t.c.grant_id)
     .where(
         t.c.beneficiary == bindparam("b"),
         t.c.kind == _D,
-        or_(and_(t.c.status.in_([_ACTIVE, _EXHAUSTED]), _not_expired), and_(t.c.status == _PENDING, t.c.code_expires_at > bindparam("now"))),
+        or_(and_(_status_in(_ACTIVE, _EXHAUSTED), _not_expired), and_(t.c.status == _PENDING, t.c.code_expires_at > bindparam("now"))),
         _has_room,
     )
     .limit(1)
+)
+
+
+_ACTIVATE = Prepared(
+    update(t)
+    .where(t.c.grant_id == bindparam("gid"), t.c.status == _PENDING)
+    .values(
+        status=_ACTIVE, customer_id=bindparam("cid"), activated_at=bindparam("now"), expires_at=bindparam("expires_at"),
+        beneficiary=bindparam("beneficiary"),
+    )
+)
+_REVOKE = {
+    frozenset(statuses): Prepared(
+        update(t)
+        .where(t.c.grant_id == bindparam("gid"), _status_in(*statuses))
+        .values(status=GrantStatus.REVOKED.value, revoked_at=bindparam("now"), revoke_reason=bindparam("reason"),
+                revoke_order_id=bindparam("oid"))
+    )
+    for statuses in (
+        {_ACTIVE, _PENDING},
+        {_ACTIVE, _EXHAUSTED, _PENDING},
+    )
+}
+_EXPIRE = Prepared(
+    update(t).where(t.c.grant_id == bindparam("gid"), t.c.status == bindparam("from_status")).values(status=GrantStatus.EXPIRED.value)
+)
+_DUE_FOR_EXPIRY = Prepared(
+    select(t)
+    .where(
+        or_(
+            and_(
+                or_(t.c.status == _ACTIVE, and_(t.c.status == _EXHAUSTED, t.c.kind == _D)),
+                t.c.expires_at.is_not(None),
+                t.c.expires_at <= bindparam("now"),
+            ),
+            and_(t.c.status == _PENDING, t.c.code_expires_at <= bindparam("now")),
+        )
+    )
+    .order_by(t.c.grant_id)
+    .limit(bindparam("limit"))
 )
 
 
@@ -90,26 +137,26 @@ def _grant(row: Row) -> Grant:
 
 
 class GrantRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     def get(self, grant_id: str) -> Grant | None:
-        row = self._conn.execute(_BY_ID, {"gid": grant_id}).first()
+        row = self._db.execute(_BY_ID, {"gid": grant_id}).first()
         return _grant(row) if row else None
 
     def by_code_hash(self, code_hash: str) -> tuple[Grant, str] | None:
         """The grant holding this code, with the stored hash for a constant-time comparison."""
-        row = self._conn.execute(_BY_CODE_HASH, {"h": code_hash}).first()
+        row = self._db.execute(_BY_CODE_HASH, {"h": code_hash}).first()
         return (_grant(row), row.code_hash) if row else None
 
     def for_customer(self, customer_id: int) -> list[Grant]:
-        return [_grant(r) for r in self._conn.execute(_BY_CUSTOMER, {"cid": customer_id})]
+        return [_grant(r) for r in self._db.execute(_BY_CUSTOMER, {"cid": customer_id})]
 
     def all(self) -> list[Grant]:
-        return [_grant(r) for r in self._conn.execute(select(t).order_by(t.c.created_at, t.c.grant_id))]
+        return [_grant(r) for r in self._db.execute(_ALL)]
 
     def add(self, grant: Grant, *, beneficiary: str, code_hash: str | None) -> None:
-        self._conn.execute(
+        self._db.execute(
             _INSERT,
             dict(
                 grant_id=grant.grant_id,
@@ -139,16 +186,12 @@ class GrantRepository:
         )
 
     def has_live_deposit(self, beneficiary: str, now: datetime) -> bool:
-        return self._conn.execute(_LIVE_DEPOSIT, {"b": beneficiary, "now": now}).first() is not None
+        return self._db.execute(_LIVE_DEPOSIT, {"b": beneficiary, "now": now}).first() is not None
 
     def activate(self, grant_id: str, customer_id: int, now: datetime, expires_at: datetime | None) -> bool:
         """PENDING_CODE -> ACTIVE for one customer; False when someone else got there first."""
-        result = self._conn.execute(
-            update(t)
-            .where(t.c.grant_id == grant_id, t.c.status == _PENDING)
-            .values(status=_ACTIVE, customer_id=customer_id, activated_at=now, expires_at=expires_at, beneficiary=f"c:{customer_id}")
-        )
-        return result.rowcount == 1
+        params = {"gid": grant_id, "cid": customer_id, "now": now, "expires_at": expires_at, "beneficiary": f"c:{customer_id}"}
+        return self._db.execute(_ACTIVATE, params).rowcount == 1
 
     def take_deposit_slot(self, customer_id: int, now: datetime, attempts: int = 5) -> str | None:
         return self._take(_D, _TAKE_DEPOSIT_SLOT, customer_id, now, {}, attempts)
@@ -158,47 +201,25 @@ class GrantRepository:
 
     def _take(self, kind: str, stmt, customer_id: int, now: datetime, extra: dict, attempts: int) -> str | None:
         for _ in range(attempts):
-            grant_id = self._conn.execute(_USABLE, {"cid": customer_id, "kind": kind, "now": now}).scalar()
+            grant_id = self._db.execute(_USABLE, {"cid": customer_id, "kind": kind, "now": now}).scalar()
             if grant_id is None:
                 return None
-            if self._conn.execute(stmt, {"gid": grant_id, "now": now, **extra}).rowcount == 1:
+            if self._db.execute(stmt, {"gid": grant_id, "now": now, **extra}).rowcount == 1:
                 return grant_id
         return None
 
     def return_advance(self, grant_id: str, order_id: str) -> bool:
-        return self._conn.execute(_RETURN_ADVANCE, {"gid": grant_id, "oid": order_id}).rowcount == 1
+        return self._db.execute(_RETURN_ADVANCE, {"gid": grant_id, "oid": order_id}).rowcount == 1
 
     def return_deposit_slot(self, grant_id: str) -> bool:
-        return self._conn.execute(_RETURN_DEPOSIT_SLOT, {"gid": grant_id}).rowcount == 1
+        return self._db.execute(_RETURN_DEPOSIT_SLOT, {"gid": grant_id}).rowcount == 1
 
     def revoke(self, grant_id: str, now: datetime, reason: str, order_id: str | None, from_statuses: list[str]) -> bool:
-        result = self._conn.execute(
-            update(t)
-            .where(t.c.grant_id == grant_id, t.c.status.in_(from_statuses))
-            .values(status=GrantStatus.REVOKED.value, revoked_at=now, revoke_reason=reason, revoke_order_id=order_id)
-        )
-        return result.rowcount == 1
+        params = {"gid": grant_id, "now": now, "reason": reason, "oid": order_id}
+        return self._db.execute(_REVOKE[frozenset(from_statuses)], params).rowcount == 1
 
     def expire(self, grant_id: str, from_status: str) -> bool:
-        result = self._conn.execute(
-            update(t).where(t.c.grant_id == grant_id, t.c.status == from_status).values(status=GrantStatus.EXPIRED.value)
-        )
-        return result.rowcount == 1
+        return self._db.execute(_EXPIRE, {"gid": grant_id, "from_status": from_status}).rowcount == 1
 
     def due_for_expiry(self, now: datetime, limit: int) -> list[Grant]:
-        stmt = (
-            select(t)
-            .where(
-                or_(
-                    and_(
-                        or_(t.c.status == _ACTIVE, and_(t.c.status == _EXHAUSTED, t.c.kind == _D)),
-                        t.c.expires_at.is_not(None),
-                        t.c.expires_at <= now,
-                    ),
-                    and_(t.c.status == _PENDING, t.c.code_expires_at <= now),
-                )
-            )
-            .order_by(t.c.grant_id)
-            .limit(limit)
-        )
-        return [_grant(r) for r in self._conn.execute(stmt)]
+        return [_grant(r) for r in self._db.execute(_DUE_FOR_EXPIRY, {"now": now, "limit": limit})]

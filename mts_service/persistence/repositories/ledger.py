@@ -3,13 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, func, insert, select
-from sqlalchemy.engine import Connection, Row
+
+from mts_service.persistence.fastsql import Db, Prepared, insert_row, Row
 
 from mts_service.domain.ledger import EntryKind, LedgerEntry
 from mts_service.domain.money import Money
 from mts_service.persistence.tables import ledger as t
 
-_INSERT = insert(t)
+_INSERT = Prepared(insert_row(t))
+_ALL = Prepared(select(t).order_by(t.c.entry_id))
 
 
 def _entry(row: Row) -> LedgerEntry:
@@ -32,15 +34,13 @@ def _entry(row: Row) -> LedgerEntry:
 class LedgerRepository:
     """Append-only: there is no update or delete here, on purpose."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     def append(self, *entries: LedgerEntry) -> None:
-        if not entries:
-            return
-        self._conn.execute(
-            _INSERT,
-            [
+        for e in entries:
+            self._db.execute(
+                _INSERT,
                 {
                     "kind": e.kind.value,
                     "amount_minor": e.amount.minor,
@@ -55,10 +55,8 @@ class LedgerRepository:
                     "premium_number": e.premium_number,
                     "operator": e.operator,
                     "note": e.note,
-                }
-                for e in entries
-            ],
-        )
+                },
+            )
 
     def page(
         self,
@@ -80,10 +78,10 @@ class LedgerRepository:
         if until is not None:
             conditions.append(t.c.at < until)
         stmt = select(t).where(and_(*conditions)).order_by(t.c.entry_id).limit(limit)
-        return [_entry(r) for r in self._conn.execute(stmt)]
+        return [_entry(r) for r in self._db.execute(stmt)]
 
     def all(self) -> list[LedgerEntry]:
-        return [_entry(r) for r in self._conn.execute(select(t).order_by(t.c.entry_id))]
+        return [_entry(r) for r in self._db.execute(_ALL)]
 
     def totals_by_day(self, first_day: str, last_day: str) -> list[Row]:
         """Per day x premium number x operator x kind: count, gross and net."""
@@ -102,4 +100,4 @@ class LedgerRepository:
             .group_by(t.c.day, t.c.premium_number, t.c.operator, t.c.kind, t.c.currency)
             .order_by(t.c.day, t.c.premium_number, t.c.operator, t.c.kind)
         )
-        return list(self._conn.execute(stmt))
+        return list(self._db.execute(stmt))

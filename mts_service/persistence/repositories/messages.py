@@ -4,14 +4,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.engine import Connection
+
+from mts_service.persistence.fastsql import Db, Prepared, insert_row
 
 from mts_service.persistence.tables import messages as t
 
-_BY_ID = select(t).where(t.c.message_id == bindparam("mid"))
+_BY_ID = Prepared(select(t).where(t.c.message_id == bindparam("mid")))
 # Built once: a statement made per call with .values() costs more than the SQL itself.
-_INSERT = insert(t)
-_NEAR_DUPLICATE = (
+_INSERT = Prepared(insert_row(t))
+_NEAR_DUPLICATE = Prepared(
     select(t.c.message_id)
     .where(
         t.c.sender == bindparam("sender"),
@@ -22,7 +23,14 @@ _NEAR_DUPLICATE = (
     )
     .limit(1)
 )
-_SENT_TODAY = select(func.count()).where(t.c.sender == bindparam("sender"), t.c.day == bindparam("day"), t.c.credited.is_(True))
+_SENT_TODAY = Prepared(
+    select(func.count().label("n")).where(t.c.sender == bindparam("sender"), t.c.day == bindparam("day"), t.c.credited.is_(True))
+)
+_ASSIGN_GRANT = Prepared(
+    update(t)
+    .where(t.c.beneficiary == bindparam("b"), t.c.grant_id.is_(None), t.c.credited.is_(True))
+    .values(grant_id=bindparam("gid"))
+)
 
 
 @dataclass(frozen=True)
@@ -43,11 +51,11 @@ class StoredMessage:
 
 
 class MessageRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     def get(self, message_id: str) -> StoredMessage | None:
-        row = self._conn.execute(_BY_ID, {"mid": message_id}).first()
+        row = self._db.execute(_BY_ID, {"mid": message_id}).first()
         if row is None:
             return None
         return StoredMessage(
@@ -68,16 +76,14 @@ class MessageRepository:
 
     def is_near_duplicate(self, sender: str, number: str, text_key: str, received_at: datetime, window: timedelta) -> bool:
         params = {"sender": sender, "number": number, "text_key": text_key, "since": received_at - window, "until": received_at + window}
-        return self._conn.execute(_NEAR_DUPLICATE, params).first() is not None
+        return self._db.execute(_NEAR_DUPLICATE, params).first() is not None
 
     def credited_today(self, sender: str, day: str) -> int:
-        return int(self._conn.execute(_SENT_TODAY, {"sender": sender, "day": day}).scalar_one())
+        return int(self._db.execute(_SENT_TODAY, {"sender": sender, "day": day}).scalar_one())
 
     def add(self, **values) -> None:
-        self._conn.execute(_INSERT, values)
+        self._db.execute(_INSERT, values)
 
     def assign_grant(self, beneficiary: str, grant_id: str) -> None:
         """The payments a wallet held now make up ``grant_id``."""
-        self._conn.execute(
-            update(t).where(t.c.beneficiary == beneficiary, t.c.grant_id.is_(None), t.c.credited.is_(True)).values(grant_id=grant_id)
-        )
+        self._db.execute(_ASSIGN_GRANT, {"b": beneficiary, "gid": grant_id})

@@ -3,16 +3,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection, Row
+
+from mts_service.persistence.fastsql import Db, Prepared, insert_row, Row
 
 from mts_service.domain.money import Money
 from mts_service.domain.orders import DeliveryMode, Order, OrderStatus
 from mts_service.persistence.tables import orders as t
 
-_BY_ID = select(t).where(t.c.order_id == bindparam("oid"))
-_INSERT = insert(t)
-_BY_CUSTOMER = select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.placed_at, t.c.order_id)
-_CLOSE = (
+_BY_ID = Prepared(select(t).where(t.c.order_id == bindparam("oid")))
+_INSERT = Prepared(insert_row(t))
+_ALL = Prepared(select(t))
+_BY_CUSTOMER = Prepared(select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.placed_at, t.c.order_id))
+_CLOSE = Prepared(
     update(t)
     .where(t.c.order_id == bindparam("oid"), t.c.status == OrderStatus.PLACED.value)
     .values(status=bindparam("status"), outcome_at=bindparam("at"))
@@ -38,21 +40,21 @@ def _order(row: Row) -> Order:
 
 
 class OrderRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     def get(self, order_id: str) -> Order | None:
-        row = self._conn.execute(_BY_ID, {"oid": order_id}).first()
+        row = self._db.execute(_BY_ID, {"oid": order_id}).first()
         return _order(row) if row else None
 
     def for_customer(self, customer_id: int) -> list[Order]:
-        return [_order(r) for r in self._conn.execute(_BY_CUSTOMER, {"cid": customer_id})]
+        return [_order(r) for r in self._db.execute(_BY_CUSTOMER, {"cid": customer_id})]
 
     def all(self) -> list[Order]:
-        return [_order(r) for r in self._conn.execute(select(t))]
+        return [_order(r) for r in self._db.execute(_ALL)]
 
     def add(self, order: Order) -> None:
-        self._conn.execute(
+        self._db.execute(
             _INSERT,
             dict(
                 order_id=order.order_id,
@@ -73,4 +75,4 @@ class OrderRepository:
 
     def close(self, order_id: str, status: OrderStatus, at: datetime) -> bool:
         """PLACED -> a final status; False when the order was already closed."""
-        return self._conn.execute(_CLOSE, {"oid": order_id, "status": status.value, "at": at}).rowcount == 1
+        return self._db.execute(_CLOSE, {"oid": order_id, "status": status.value, "at": at}).rowcount == 1

@@ -4,14 +4,18 @@ import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, insert, select
+
+from mts_service.persistence.fastsql import Db, Prepared, insert_row
 
 from mts_service.domain.policy import Policy
 from mts_service.domain.policy_codec import policy_from_dict, policy_to_dict
 from mts_service.persistence.tables import policies as t
 
-_CURRENT = select(t.c.version, t.c.uid).order_by(t.c.version.desc()).limit(1)
+_CURRENT = Prepared(select(t.c.version, t.c.uid).order_by(t.c.version.desc()).limit(1))
+_BY_VERSION = Prepared(select(t.c.version, t.c.uid).where(t.c.version == bindparam("v")))
+_BODY = Prepared(select(t.c.body).where(t.c.uid == bindparam("uid")))
+_INSERT = Prepared(insert_row(t))
 
 # Policies are immutable per version, so a decoded policy can be shared by every request of
 # the process; only (version, uid) of the current one is read per transaction.
@@ -19,27 +23,27 @@ _decoded: dict[str, Policy] = {}
 
 
 class PolicyRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     def current_version(self) -> int:
-        row = self._conn.execute(_CURRENT).first()
+        row = self._db.execute(_CURRENT).first()
         return row.version if row else 0
 
     def current(self) -> Policy | None:
-        row = self._conn.execute(_CURRENT).first()
+        row = self._db.execute(_CURRENT).first()
         if row is None:
             return None
         return self._decode(row.version, row.uid)
 
     def get(self, version: int) -> Policy | None:
-        row = self._conn.execute(select(t.c.version, t.c.uid).where(t.c.version == version)).first()
+        row = self._db.execute(_BY_VERSION, {"v": version}).first()
         return self._decode(row.version, row.uid) if row else None
 
     def _decode(self, version: int, uid: str) -> Policy:
         cached = _decoded.get(uid)
         if cached is None:
-            body = self._conn.execute(select(t.c.body).where(t.c.uid == uid)).scalar_one()
+            body = self._db.execute(_BODY, {"uid": uid}).scalar_one()
             cached = _decoded[uid] = policy_from_dict(json.loads(body)).with_version(version)
         return cached
 
@@ -47,7 +51,7 @@ class PolicyRepository:
         """Store ``policy`` as the next version; a racing writer makes the INSERT fail."""
         version = self.current_version() + 1
         stored = policy.with_version(version)
-        self._conn.execute(
-            insert(t).values(version=version, uid=str(uuid.uuid4()), body=json.dumps(policy_to_dict(stored), sort_keys=True), created_at=now)
+        self._db.execute(
+            _INSERT, {"version": version, "uid": str(uuid.uuid4()), "body": json.dumps(policy_to_dict(stored), sort_keys=True), "created_at": now}
         )
         return stored
