@@ -374,7 +374,8 @@ def verify_envelope(
         found.signed_info, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=found.c14n_prefixes
     )
     digest = hashlib.sha256(canonical).hexdigest()
-    if not replay.remember(f"sig:{digest}", fresh.created + profile.timestamp_ttl + profile.clock_skew):
+    # The bare 64-hex digest: the SQL cache's key column is String(64) (PostgreSQL enforces it).
+    if not replay.remember(digest, fresh.created + profile.timestamp_ttl + profile.clock_skew):
         raise _refuse(ErrorCode.SECURITY_REPLAY, "this signature was already accepted")
     return VerifiedMessage(
         body=body,
