@@ -55,12 +55,27 @@ class ServiceKeys:
 
 
 def load_or_create_secret(path: Path) -> bytes:
-    """The deployment secret from a file (hex), created with mode 0600 when missing."""
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret.hex() + "\n")
+    """The deployment secret from a file (hex), created with mode 0600 when missing.
+
+    Several workers may start at once: the new secret is written whole to a temporary file
+    and hard-linked into place, so a reader never sees a half-written file and exactly one
+    creator wins; the others read the winner's secret.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_bytes(32).hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    secret = bytes.fromhex(path.read_text().strip())
+    if len(secret) < 32:
+        raise ValueError(f"{path}: the MTS secret must be at least 32 bytes (64 hex digits)")
     return secret
