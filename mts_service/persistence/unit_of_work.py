@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from mts_service.persistence.fastsql import Db, notify
 from mts_service.persistence.repositories import (
@@ -32,6 +33,8 @@ _RETRYABLE_SQLSTATES = {"23505", "40001", "40P01"}
 
 def _transient(exc: BaseException) -> bool:
     """A failure that a fresh transaction may not meet: a lost race or a lost connection."""
+    if isinstance(exc, DBAPIError):  # raised by the pool while connecting
+        return exc.orig is not None and _transient(exc.orig)
     if isinstance(exc, sqlite3.IntegrityError):
         return "UNIQUE" in str(exc).upper()
     if isinstance(exc, sqlite3.OperationalError):
@@ -51,6 +54,8 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _lost_connection(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError):
+        return exc.orig is not None and _lost_connection(exc.orig)
     try:
         import psycopg
     except ImportError:  # pragma: no cover

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Callable, Protocol, TypeVar
 
+from mts_service.errors import ServiceUnavailable
+
 T = TypeVar("T")
 
 
@@ -52,7 +54,9 @@ def run_in_transaction(uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWor
                 result = work(uow)
                 uow.commit()
                 return result
-        except TransientConflict:
+        except TransientConflict as exc:
             if attempt == MAX_ATTEMPTS:
-                raise
+                # Still losing, or the database is gone: a Server fault the caller may retry
+                # (every use case is idempotent by its key).
+                raise ServiceUnavailable("the database is busy or unreachable; retry later") from exc
     raise AssertionError("unreachable")
