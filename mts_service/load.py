@@ -27,6 +27,7 @@ when the database URL is known, else through ``AdminClient``.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -102,8 +103,10 @@ class LoadConfig:
         unknown = set(self.faults) - set(FAULT_AT)
         if unknown:
             raise LoadRefused(f"unknown fault(s) {', '.join(sorted(unknown))}; known: {', '.join(FAULT_AT)}")
-        if self.workers < 1 or self.requests < 1 or self.duration <= 0:
-            raise LoadRefused("workers, requests and duration must be positive")
+        if not 1 <= self.workers <= 10 or self.requests < 1 or self.duration <= 0:
+            raise LoadRefused("workers must be 1-10; requests and duration positive")
+        if not 1 <= self.shared_customers <= 999:
+            raise LoadRefused("shared_customers must be 1-999")
 
 
 # -- one client process -------------------------------------------------------------------------
@@ -159,6 +162,7 @@ class _Worker:
     def call(self, op: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """One idempotent call: retried with the same arguments until it answers or the run ends."""
         from gateway_client.errors import MtsFaultError, ServiceUnavailable
+        from gateway_client.soap_client import UntrustedResponse
 
         pause = 0.05
         while True:
@@ -167,6 +171,10 @@ class _Worker:
             started = time.perf_counter()
             try:
                 result = fn(*args, **kwargs)
+            except UntrustedResponse as exc:
+                # The balancer's own 502/503 page is no signed envelope: the client says so.
+                self.errors[f"{op}: unsigned answer"] += 1
+                reason = exc
             except ServiceUnavailable as exc:
                 self.errors[f"{op}: unavailable"] += 1
                 reason = exc
@@ -194,10 +202,10 @@ class _Worker:
         return f"{self.run}-{kind}-w{self.index}-{self.serial}"
 
     def mobile(self) -> str:
-        """A Moroccan mobile number unique to this run, process and serial."""
+        """A Moroccan mobile number (6[0-7]x xxxxxx) unique to this run's process and serial."""
         self.serial += 1
-        run_part = int(self.run[1:], 16) % 100
-        return f"+2126{run_part:02d}{self.index % 100:02d}{self.serial % 10000:04d}"
+        run_part = int(self.run[1:], 16) % 80
+        return f"+2126{run_part // 10}{run_part % 10}{self.index % 10}{self.serial % 100000:05d}"
 
     # -- the parties -----------------------------------------------------------------------
 
@@ -335,6 +343,8 @@ class _Worker:
     )
 
     def play(self) -> dict[str, Any]:
+        from gateway_client.errors import MtsFaultError
+
         cpu_before = _own_cpu()
         started = time.time()
         try:
@@ -347,8 +357,8 @@ class _Worker:
                 self.scenarios[name] += 1
                 try:
                     functions[name](self)
-                except GaveUp:
-                    pass
+                except (GaveUp, MtsFaultError):
+                    pass  # counted where it happened; the scenario stops there
         except GaveUp:
             pass
         return {
@@ -380,6 +390,9 @@ def _own_cpu() -> float:
 
 def _worker_main(index: int, config: LoadConfig, budget: Any, stop: Any, codes: Any, deadline: Any,
                  ready: Any, start: Any, results: Any) -> None:
+    # Counted by the worker instead: an error page from the balancer while a node is down
+    # would otherwise log one "failed WS-Security verification" line per retry.
+    logging.getLogger("gateway_client.soap_client").setLevel(logging.CRITICAL)
     try:
         worker = _Worker(index, config, budget, stop, codes, 0.0)
         with ready.get_lock():
@@ -392,7 +405,8 @@ def _worker_main(index: int, config: LoadConfig, budget: Any, stop: Any, codes: 
 
 
 def shared_mobile(run: str, index: int) -> str:
-    return f"+2127{int(run[1:], 16) % 10000:04d}{index:04d}"
+    """The shared customers' numbers: 69x xxxxxx, apart from the processes' 60-67."""
+    return f"+21269{int(run[1:], 16) % 10000:04d}{index:03d}"
 
 
 # -- the result ----------------------------------------------------------------------------------
@@ -552,22 +566,35 @@ class _Faults(threading.Thread):
 
 # -- the run ----------------------------------------------------------------------------------------
 
-def setup(config: LoadConfig) -> list[str]:
-    """Set the load policy and fund the shared customers (deposit + advances); return their SMS ids."""
+def setup(config: LoadConfig, *, patience: float = 60.0) -> list[str]:
+    """Set the load policy and fund the shared customers (deposit + advances); return their SMS ids.
+
+    Retried like every other call (same ids), so a set-up that meets a restarting node passes."""
     from gateway_client import GatewayClient, InboundMessage
+    from gateway_client.errors import MtsFaultError, ServiceUnavailable
     from shop_client import AdminClient, ShopClient
 
+    def retrying(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        give_up = time.time() + patience
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except (ServiceUnavailable, MtsFaultError) as exc:
+                if isinstance(exc, MtsFaultError) and not exc.retryable or time.time() > give_up:
+                    raise
+                time.sleep(0.5)
+
     options = {"certs_dir": config.certs_dir, "timeout": config.timeout}
-    AdminClient.connect(config.url, **options).set_policy(LOAD_POLICY)
+    retrying(AdminClient.connect(config.url, **options).set_policy, LOAD_POLICY)
     shop = ShopClient.connect(config.url, **options)
     gateway = GatewayClient.connect(config.url, **options)
     accepted = []
     for index in range(config.shared_customers):
         mobile = shared_mobile(config.run_id, index)
-        shop.register_customer(f"{config.run_id}-shared-{index}", mobile=mobile)
+        retrying(shop.register_customer, f"{config.run_id}-shared-{index}", mobile=mobile)
         for n in range(2 + DEPOSIT_ORDERS):
             message_id = f"{config.run_id}-sms-setup-{index}-{n}"
-            gateway.submit_sms(InboundMessage(
+            retrying(gateway.submit_sms, InboundMessage(
                 message_id=message_id, sender=mobile, service_number=NUMBER, text=KEYWORD,
                 received_at=datetime.now(timezone.utc), operator="LOAD",
             ))
