@@ -13,6 +13,10 @@ https://localhost:8443), ``--certs-dir`` (``$MTS_CERTS_DIR``, default ``certs``)
 ``--no-security``, ``--ca-file`` / ``--insecure``, ``--timeout``. The same helpers serve
 ``mts-shop`` and ``mts-admin``.
 
+The bridge's own settings may come from the environment too (an option wins):
+``MTS_BRIDGE_HOST``, ``MTS_BRIDGE_PORT``, ``MTS_BRIDGE_SPOOL`` (also for ``spool``),
+``MTS_SENDSMS_URL``, ``MTS_SENDSMS_USER``, ``MTS_SENDSMS_PASSWORD``.
+
 Exit codes: 0 done; 1 refused by the MTS (a SOAP fault); 2 bad usage or local set-up
 (missing certificates, unreadable file); 3 the MTS is unavailable (retry later).
 """
@@ -166,18 +170,52 @@ def cmd_email(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+BRIDGE_ENV = {
+    "host": "MTS_BRIDGE_HOST",
+    "port": "MTS_BRIDGE_PORT",
+    "spool": "MTS_BRIDGE_SPOOL",
+    "sendsms_url": "MTS_SENDSMS_URL",
+    "sendsms_user": "MTS_SENDSMS_USER",
+    "sendsms_password": "MTS_SENDSMS_PASSWORD",
+}
+BRIDGE_DEFAULTS = {"host": "127.0.0.1", "port": "8088"}
+
+
+def bridge_settings(args: argparse.Namespace, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The bridge's listen address, spool and sendsms account: option, else environment,
+    else default. ValueError (exit 2) naming the option and the variable when one is missing:
+    a bridge without a sendsms password would take MOs and never deliver a late reply."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    missing = []
+    for name, variable in BRIDGE_ENV.items():
+        value = getattr(args, name, None)
+        if value in (None, ""):
+            value = environ.get(variable) or BRIDGE_DEFAULTS.get(name)
+        if value in (None, ""):
+            missing.append(f"--{name.replace('_', '-')} (${variable})")
+        else:
+            values[name] = str(value)
+    if missing:
+        raise ValueError("the bridge needs " + ", ".join(missing))
+    if not values["port"].isdigit():
+        raise ValueError(f"bridge port must be a number, not {values['port']!r}")
+    return values
+
+
 def cmd_bridge(args: argparse.Namespace) -> int:
     from .bridge import serve_bridge
     from .sendsms import KannelSender
 
+    settings = bridge_settings(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     client = _gateway_client(args)
     serve_bridge(
-        args.host,
-        args.port,
-        spool_path=args.spool,
+        settings["host"],
+        int(settings["port"]),
+        spool_path=settings["spool"],
         submit=client.submit_sms,
-        sender=KannelSender(args.sendsms_url, args.sendsms_user, args.sendsms_password or ""),
+        sender=KannelSender(settings["sendsms_url"], settings["sendsms_user"], settings["sendsms_password"]),
         sync_timeout=args.sync_timeout,
         poll_interval=args.poll_interval,
         base_delay=args.base_delay,
@@ -191,9 +229,12 @@ def cmd_spool(args: argparse.Namespace) -> int:
 
     from .spool import Spool
 
-    if not Path(args.spool).exists():
-        raise FileNotFoundError(f"no spool at {args.spool}")
-    spool = Spool(args.spool, clock=SystemClock())
+    path = args.spool or os.environ.get("MTS_BRIDGE_SPOOL")
+    if not path:
+        raise ValueError("which spool? pass --spool or set $MTS_BRIDGE_SPOOL")
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no spool at {path}")
+    spool = Spool(path, clock=SystemClock())
     try:
         counts = spool.counts()
         entries = list(spool.entries(state=args.state)) if args.state else spool.pending()
@@ -238,6 +279,8 @@ def cmd_kannel_config(args: argparse.Namespace) -> int:
         smsbox_port=args.smsbox_port,
         host=args.host,
         max_messages=args.max_messages,
+        http_request_retry=args.http_request_retry,
+        http_queue_delay=args.http_queue_delay,
         store_file=args.store_file,
         log_dir=args.log_dir,
     )
@@ -271,22 +314,24 @@ def build_parser() -> argparse.ArgumentParser:
     email.set_defaults(func=cmd_email)
 
     bridge = sub.add_parser("bridge", help="serve Kannel's sms-service (spool first, retries, late replies)")
-    bridge.add_argument("--host", default="127.0.0.1")
-    bridge.add_argument("--port", type=int, default=8088)
-    bridge.add_argument("--spool", required=True, help="SQLite spool file")
-    bridge.add_argument("--sendsms-url", required=True, help="smsbox's sendsms address, e.g. http://127.0.0.1:13013")
-    bridge.add_argument("--sendsms-user", required=True)
-    bridge.add_argument("--sendsms-password", default=os.environ.get("MTS_SENDSMS_PASSWORD"),
-                        help="default $MTS_SENDSMS_PASSWORD")
-    bridge.add_argument("--sync-timeout", type=float, default=5.0)
-    bridge.add_argument("--poll-interval", type=float, default=1.0)
-    bridge.add_argument("--base-delay", type=float, default=2.0)
-    bridge.add_argument("--max-delay", type=float, default=300.0)
+    bridge.add_argument("--host", help="listen address ($MTS_BRIDGE_HOST; default 127.0.0.1)")
+    bridge.add_argument("--port", type=int, help="listen port ($MTS_BRIDGE_PORT; default 8088)")
+    bridge.add_argument("--spool", help="SQLite spool file ($MTS_BRIDGE_SPOOL; required)")
+    bridge.add_argument("--sendsms-url",
+                        help="smsbox's sendsms address, e.g. http://127.0.0.1:13013 ($MTS_SENDSMS_URL; required)")
+    bridge.add_argument("--sendsms-user", help="a sendsms-user of smsbox ($MTS_SENDSMS_USER; required)")
+    bridge.add_argument("--sendsms-password",
+                        help="its password ($MTS_SENDSMS_PASSWORD, preferred: not visible in ps; required)")
+    bridge.add_argument("--sync-timeout", type=float, default=5.0,
+                        help="seconds a Kannel call waits for the MTS before 202 + late reply (default 5)")
+    bridge.add_argument("--poll-interval", type=float, default=1.0, help="retry worker's pass interval (default 1)")
+    bridge.add_argument("--base-delay", type=float, default=2.0, help="first retry's backoff ceiling (default 2)")
+    bridge.add_argument("--max-delay", type=float, default=300.0, help="backoff cap in seconds (default 300)")
     add_client_arguments(bridge)
     bridge.set_defaults(func=cmd_bridge)
 
     spool = sub.add_parser("spool", help="what the bridge's spool holds")
-    spool.add_argument("--spool", required=True)
+    spool.add_argument("--spool", help="the bridge's spool file ($MTS_BRIDGE_SPOOL)")
     spool.add_argument("--state", choices=["pending", "done", "failed"], help="list this state (default: what is owed)")
     spool.add_argument("--json", action="store_true")
     spool.set_defaults(func=cmd_spool)
@@ -294,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     kannel = sub.add_parser("kannel-config", help="print a kannel.conf wired to the bridge")
     kannel.add_argument("--bridge-url", default="http://127.0.0.1:8088/kannel")
     kannel.add_argument("--sendsms-port", type=int, default=13013)
-    kannel.add_argument("--sendsms-user", default="mts")
+    kannel.add_argument("--sendsms-user", default=os.environ.get("MTS_SENDSMS_USER") or "mts")
     kannel.add_argument("--sendsms-password", default=os.environ.get("MTS_SENDSMS_PASSWORD"))
     kannel.add_argument("--smsc-port", type=int, default=10000)
     kannel.add_argument("--admin-port", type=int, default=13000)
@@ -302,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     kannel.add_argument("--smsbox-port", type=int, default=13001)
     kannel.add_argument("--host", default="127.0.0.1")
     kannel.add_argument("--max-messages", type=int, default=3)
+    kannel.add_argument("--http-request-retry", type=int, default=3,
+                        help="smsbox's retries of a failed bridge call, same %%I (default 3)")
+    kannel.add_argument("--http-queue-delay", type=int, default=2, help="seconds between those retries (default 2)")
     kannel.add_argument("--store-file")
     kannel.add_argument("--log-dir")
     kannel.add_argument("--output", "-o", help="write to this file instead of stdout")

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import requests
 
@@ -167,22 +167,34 @@ class BridgeProcess:
     """``mts-gateway bridge`` wired to a real MTS and to the Kannel harness."""
 
     def __init__(self, kannel: KannelHarness, mts: MtsServer, spool_path: Path, log: Path,
-                 *, extra: Mapping[str, str] | None = None) -> None:
+                 *, configure_by_env: bool = False) -> None:
+        """``configure_by_env``: every setting from the environment (``MTS_URL``,
+        ``MTS_CERTS_DIR``, ``MTS_BRIDGE_*``, ``MTS_SENDSMS_*``), as a service unit would run
+        it; else from options (the sendsms password always from the environment)."""
         self.kannel = kannel
         self.mts = mts
         self.spool_path = Path(spool_path)
         self.log = Path(log)
-        self.argv = [
-            *mts_gateway_command(), "bridge",
-            "--host", "127.0.0.1", "--port", str(kannel.bridge_port),
-            "--spool", str(self.spool_path),
-            "--sendsms-url", kannel.sendsms_url, "--sendsms-user", SENDSMS_USER,
-            "--url", mts.url, "--certs-dir", str(mts.certs), "--timeout", "5",
-            "--sync-timeout", "3", "--poll-interval", "0.2", "--base-delay", "0.5", "--max-delay", "3",
-        ]
-        for key, value in (extra or {}).items():
-            self.argv += [key, value]
+        self.configure_by_env = configure_by_env
+        settings = {
+            "MTS_BRIDGE_HOST": "127.0.0.1", "MTS_BRIDGE_PORT": str(kannel.bridge_port),
+            "MTS_BRIDGE_SPOOL": str(self.spool_path), "MTS_SENDSMS_URL": kannel.sendsms_url,
+            "MTS_SENDSMS_USER": SENDSMS_USER, "MTS_URL": mts.url, "MTS_CERTS_DIR": str(mts.certs),
+            "MTS_TIMEOUT": "5",
+        }
+        tuning = ["--sync-timeout", "3", "--poll-interval", "0.2", "--base-delay", "0.5", "--max-delay", "3"]
         self.env = {**child_env(os.environ), "MTS_SENDSMS_PASSWORD": SENDSMS_PASSWORD}
+        if configure_by_env:
+            self.argv = [*mts_gateway_command(), "bridge", *tuning]
+            self.env.update(settings)
+        else:
+            self.argv = [
+                *mts_gateway_command(), "bridge",
+                "--host", "127.0.0.1", "--port", str(kannel.bridge_port),
+                "--spool", str(self.spool_path),
+                "--sendsms-url", kannel.sendsms_url, "--sendsms-user", SENDSMS_USER,
+                "--url", mts.url, "--certs-dir", str(mts.certs), "--timeout", "5", *tuning,
+            ]
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -239,5 +251,6 @@ class BridgeProcess:
 
     def spool_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``mts-gateway spool --spool <file> ...``, as an operator would run it."""
-        return subprocess.run([*mts_gateway_command(), "spool", "--spool", str(self.spool_path), *args],
+        where = [] if self.configure_by_env else ["--spool", str(self.spool_path)]
+        return subprocess.run([*mts_gateway_command(), "spool", *where, *args],
                               capture_output=True, text=True, env=self.env, timeout=120)

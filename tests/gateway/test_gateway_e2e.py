@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -184,7 +185,7 @@ def test_outage_of_the_mts_with_the_bridge_killed_twice(kannel, tmp_path):
     first, while_dead, rest = numbers[: n * 2 // 5], numbers[n * 2 // 5: n * 2 // 5 + max(1, n // 20)], \
         numbers[n * 2 // 5 + max(1, n // 20):]
     mts = MtsServer(tmp_path / "mts")
-    bridge = BridgeProcess(kannel, mts, tmp_path / "spool.db", tmp_path / "bridge.log")
+    bridge = BridgeProcess(kannel, mts, tmp_path / "spool.db", tmp_path / "bridge.log", configure_by_env=True)
     try:
         mts.start()
         mts.set_policy()
@@ -244,3 +245,16 @@ def test_outage_of_the_mts_with_the_bridge_killed_twice(kannel, tmp_path):
     # A late reply goes out by sendsms and is then marked sent: a kill -9 between the two
     # can send that one reply twice (at least once, never lost). One kill, one reply at most.
     assert copies[1] >= n - 1 and set(copies) <= {1, 2}, copies
+
+
+def test_bridge_refuses_to_start_without_its_sendsms_account(mts, tmp_path):
+    """A bridge that took MOs but could never push a late reply would fail silently later."""
+    from e2e_fixtures import mts_gateway_command
+    from mts_service.cli.demo import child_env
+
+    env = {**child_env(os.environ), "MTS_BRIDGE_SPOOL": str(tmp_path / "spool.db"),
+           "MTS_SENDSMS_URL": "http://127.0.0.1:9", "MTS_SENDSMS_USER": "mts"}
+    done = subprocess.run([*mts_gateway_command(), "bridge", "--url", mts.url, "--certs-dir", str(mts.certs)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "MTS_SENDSMS_PASSWORD" in done.stderr, done.stderr
+    assert not (tmp_path / "spool.db").exists()
