@@ -31,9 +31,8 @@ from mts_service.clock import SystemClock
 from mts_service.pki import create_dev_pki
 from shop_client import AdminClient, ShopClient
 
-from gw_kannel import SENDSMS_PASSWORD, SENDSMS_USER, KannelHarness, wait_for_port
+from gw_kannel import SENDSMS_PASSWORD, SENDSMS_USER, KannelHarness
 
-REPO = Path(__file__).resolve().parents[2]
 SERVICE_NUMBER = "7575"
 CURRENCY = "MAD"
 CODE_LENGTH = 8

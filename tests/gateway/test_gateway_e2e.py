@@ -22,9 +22,10 @@ from datetime import datetime, timezone
 import pytest
 
 from gateway_client import InboundMessage, MtsFaultError, ReceiptOutcome
+from mts_service.cli.demo import child_env
 from shop_client import EntryKind
 
-from e2e_fixtures import CODE_PATTERN, SERVICE_NUMBER, BridgeProcess, MtsServer, wait_until
+from e2e_fixtures import CODE_PATTERN, SERVICE_NUMBER, BridgeProcess, MtsServer, mts_gateway_command, wait_until
 
 pytestmark = [pytest.mark.kannel, pytest.mark.slow]
 
@@ -182,8 +183,9 @@ def test_outage_of_the_mts_with_the_bridge_killed_twice(kannel, tmp_path):
     draining; the MTS back: N payments in the ledger under N distinct ids, N phones answered."""
     n = OUTAGE_COUNT
     numbers = phones(50, n)
-    first, while_dead, rest = numbers[: n * 2 // 5], numbers[n * 2 // 5: n * 2 // 5 + max(1, n // 20)], \
-        numbers[n * 2 // 5 + max(1, n // 20):]
+    a = n * 2 // 5
+    b = a + max(1, n // 20)           # a few while the bridge is dead: smsbox must retry them
+    first, while_dead, rest = numbers[:a], numbers[a:b], numbers[b:]
     mts = MtsServer(tmp_path / "mts")
     bridge = BridgeProcess(kannel, mts, tmp_path / "spool.db", tmp_path / "bridge.log", configure_by_env=True)
     try:
@@ -249,9 +251,6 @@ def test_outage_of_the_mts_with_the_bridge_killed_twice(kannel, tmp_path):
 
 def test_bridge_refuses_to_start_without_its_sendsms_account(mts, tmp_path):
     """A bridge that took MOs but could never push a late reply would fail silently later."""
-    from e2e_fixtures import mts_gateway_command
-    from mts_service.cli.demo import child_env
-
     env = {**child_env(os.environ), "MTS_BRIDGE_SPOOL": str(tmp_path / "spool.db"),
            "MTS_SENDSMS_URL": "http://127.0.0.1:9", "MTS_SENDSMS_USER": "mts"}
     done = subprocess.run([*mts_gateway_command(), "bridge", "--url", mts.url, "--certs-dir", str(mts.certs)],
