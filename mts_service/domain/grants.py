@@ -2,6 +2,12 @@
 
     PENDING_CODE --redeem--> ACTIVE --> EXHAUSTED | EXPIRED | REVOKED
     (flow 1 only)            (flows 2/3 start here)
+    PENDING_CODE | ACTIVE --billing failed--> REVERSED (value reduced to zero)
+
+A failed charge (``ReportBilling(.., FAILED)``) reduces the value of the unused grant the
+payment made up; a grant whose value falls to zero becomes ``REVERSED``: final, worth
+nothing, its code no longer redeemable and it covers no order. It is not ``REVOKED``
+(nothing was forfeited, the customer never paid) nor ``EXPIRED`` (no time ran out).
 
 An advance grant is consumed by exactly one order (ACTIVE -> EXHAUSTED) and comes back
 (EXHAUSTED -> ACTIVE) when that order is cancelled or not delivered. A deposit grant covers
@@ -29,9 +35,10 @@ class GrantStatus(str, enum.Enum):
     EXHAUSTED = "EXHAUSTED"
     EXPIRED = "EXPIRED"
     REVOKED = "REVOKED"
+    REVERSED = "REVERSED"
 
 
-FINAL_STATUSES = frozenset({GrantStatus.EXPIRED, GrantStatus.REVOKED})
+FINAL_STATUSES = frozenset({GrantStatus.EXPIRED, GrantStatus.REVOKED, GrantStatus.REVERSED})
 
 
 @dataclass(frozen=True)

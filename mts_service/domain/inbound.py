@@ -33,12 +33,14 @@ class ReceiptOutcome(str, enum.Enum):
     CREDITED = "CREDITED"
     PROGRESS = "PROGRESS"
     REFUSED = "REFUSED"
+    HELD = "HELD"          # recorded, credit held until the operator confirms the charge
 
 
 class MessageFlag(str, enum.Enum):
     NEAR_DUPLICATE = "NEAR_DUPLICATE"   # same sender, number and text within a minute
     OVER_DAILY_CAP = "OVER_DAILY_CAP"   # credited (it was paid) but over the sender's daily cap
     UNKNOWN_NUMBER = "UNKNOWN_NUMBER"   # sent to a premium number the policy does not know
+    BILLING_UNRECOVERED = "BILLING_UNRECOVERED"  # charge failed after its grant was used or gone
 
 
 @dataclass(frozen=True)

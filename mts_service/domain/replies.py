@@ -82,6 +82,7 @@ class TemplateKey(str, enum.Enum):
     NO_KEYWORD = "NO_KEYWORD"
     HELP = "HELP"
     REFUSED = "REFUSED"
+    HELD = "HELD"
 
     @classmethod
     def _missing_(cls, value: object) -> TemplateKey:
@@ -98,6 +99,7 @@ ALLOWED_PLACEHOLDERS: Mapping[TemplateKey, frozenset[str]] = {
     TemplateKey.NO_KEYWORD: frozenset(),
     TemplateKey.HELP: frozenset({"keyword", "price"}),
     TemplateKey.REFUSED: frozenset(),
+    TemplateKey.HELD: frozenset({"amount"}),
 }
 _ALL_PLACEHOLDERS = frozenset().union(*ALLOWED_PLACEHOLDERS.values())
 
@@ -117,6 +119,8 @@ DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
         "HELP": "Pour payer, envoyez {keyword} par SMS ({price} par SMS) puis saisissez"
         " votre code sur le site.",
         "REFUSED": "Numéro de service inconnu: ce SMS n'a pas été crédité.",
+        "HELD": "Paiement de {amount} enregistré, en attente de confirmation par l'opérateur."
+        " Vous recevrez un SMS dès sa confirmation.",
     },
     Language.EN.value: {
         "CODE_ISSUED": "Code {code}: {kind} of {amount} recorded, validity {validity}."
@@ -129,6 +133,8 @@ DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
         "HELP": "To pay, send {keyword} by SMS ({price} per SMS), then enter your code"
         " on the site.",
         "REFUSED": "Unknown service number: this SMS was not credited.",
+        "HELD": "Payment of {amount} received, awaiting the operator's confirmation."
+        " You will get an SMS once it is confirmed.",
     },
     Language.AR.value: {
         "CODE_ISSUED": "رمز {code}: {kind} {amount} لمدة {validity}. أدخله بالموقع.",
@@ -138,6 +144,7 @@ DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
         "NO_KEYWORD": "كلمة غير معروفة.",
         "HELP": "أرسل {keyword} ({price}/رسالة) ثم أدخل الرمز بالموقع.",
         "REFUSED": "رقم خدمة غير معروف: لم تحتسب هذه الرسالة.",
+        "HELD": "وصل دفع {amount}. ننتظر تأكيد المشغل وسنرسل لك رسالة.",
     },
 }
 
@@ -412,7 +419,10 @@ def _shapes() -> tuple[ReplyShape, ...]:
     # second SMS by advice the customer can ask for with AIDE/HELP.
     return tuple(
         ReplyShape(key)
-        for key in (TemplateKey.CODE_ISSUED, TemplateKey.CREDITED, TemplateKey.PROGRESS, TemplateKey.HELP, TemplateKey.REFUSED)
+        for key in (
+            TemplateKey.CODE_ISSUED, TemplateKey.CREDITED, TemplateKey.PROGRESS, TemplateKey.HELP, TemplateKey.REFUSED,
+            TemplateKey.HELD,
+        )
     )
 
 

@@ -132,9 +132,16 @@ messages = Table(
     # identical receipt while the database never holds a usable code in clear.
     Column("reply_sealed", LargeBinary, nullable=False),
     Column("billing_status", String(16), nullable=False, default="UNCONFIRMED"),
+    # Set when the operator's word arrives (ReportBilling / ConfirmBilling); a repeated
+    # report is answered from these. The reply of a held credit is sealed like reply_sealed.
+    Column("billed_at", UtcDateTime),
+    Column("billing_outcome", String(16)),
+    Column("billing_recovery", String(16)),
+    Column("billing_reply_sealed", LargeBinary),
     Index("ix_messages_sender_received", "sender", "received_at"),
     Index("ix_messages_beneficiary_grant", "beneficiary", "grant_id"),
     Index("ix_messages_day_number", "day", "service_number"),
+    Index("ix_messages_billing_status", "billing_status"),
 )
 
 orders = Table(
@@ -173,6 +180,8 @@ ledger = Table(
     Column("premium_number", String(32)),
     Column("operator", String(64)),
     Column("note", String(256)),
+    # BILLING_REVERSAL only: where the failed payment was taken back from (domain Recovery).
+    Column("recovery", String(16)),
     Index("ix_ledger_customer", "customer_id", "entry_id"),
     Index("ix_ledger_day_number", "day", "premium_number"),
     Index("ix_ledger_grant", "grant_id"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 
+from mts_service.domain.billing import BillingStatus
 from mts_service.domain.customers import Customer
 from mts_service.domain.grants import GrantKind, GrantStatus
 from mts_service.domain.ledger import Discrepancy, EntryKind, LedgerEntry, reconcile
@@ -130,7 +131,14 @@ _REPORT_FIELD = {
 
 
 def get_report(ctx: ServiceContext, first_day: date, last_day: date) -> Report:
-    """Per day x premium number x operator: paid messages, gross and net, advances, forfeits."""
+    """Per day x premium number x operator: paid messages, gross and net, advances, forfeits.
+
+    Ledger figures are by the day of the entry. The billing figures are by the day of the
+    message, as an operator reports its charges: of that day's paid messages, how many (and
+    how much) the operator reported FAILED, CONFIRMED, or not yet (held or unconfirmed), so
+    ``billed_* = messages/gross/net - failed_*`` is what the operator's report should show
+    (docs/reconciliation.md).
+    """
     if last_day < first_day or (last_day - first_day).days >= MAX_REPORT_DAYS:
         raise InvalidInput(f"the report covers 1 to {MAX_REPORT_DAYS} days, first day first")
 
@@ -147,6 +155,15 @@ def get_report(ctx: ServiceContext, first_day: date, last_day: date) -> Report:
             else:
                 name = _REPORT_FIELD[kind]
                 fields[name] = fields.get(name, 0) + int(r.amount)
+        for r in uow.messages.billing_totals(first_day.isoformat(), last_day.isoformat()):
+            fields = rows[(r.day, r.service_number, r.operator or "", r.currency)]
+            status = BillingStatus(r.billing_status)
+            if status is BillingStatus.FAILED:
+                for name, value in (("failed_messages", r.n), ("failed_gross_minor", r.gross), ("failed_net_minor", r.net)):
+                    fields[name] = fields.get(name, 0) + int(value)
+            else:
+                name = "confirmed_messages" if status is BillingStatus.CONFIRMED else "pending_messages"
+                fields[name] = fields.get(name, 0) + int(r.n)
         report_rows = tuple(
             ReportRow(day=k[0], premium_number=k[1], operator=k[2], currency=k[3], **v) for k, v in sorted(rows.items())
         )
@@ -202,6 +219,6 @@ def check_books(ctx: ServiceContext) -> list[Discrepancy]:
     """Reconcile the whole ledger with grants and wallets (operations and tests)."""
 
     def work(uow) -> list[Discrepancy]:
-        return reconcile(uow.ledger.all(), uow.grants.all(), uow.wallets.total())
+        return reconcile(uow.ledger.all(), uow.grants.all(), uow.wallets.total(), uow.messages.held_total())
 
     return run_in_transaction(ctx.uow_factory, work, write=False)

@@ -86,6 +86,26 @@ class ReportRow:
     forfeits_minor: int = 0
     expiries_minor: int = 0
     reversals_minor: int = 0
+    # By the message's day (what the operator reports), see admin.get_report.
+    failed_messages: int = 0
+    failed_gross_minor: int = 0
+    failed_net_minor: int = 0
+    confirmed_messages: int = 0
+    pending_messages: int = 0
+    """Paid messages of the day whose billing is not reported yet (unconfirmed or held)."""
+
+    @property
+    def billed_messages(self) -> int:
+        """Paid messages not reported failed: what the operator's report should count."""
+        return self.messages - self.failed_messages
+
+    @property
+    def billed_gross_minor(self) -> int:
+        return self.gross_minor - self.failed_gross_minor
+
+    @property
+    def billed_net_minor(self) -> int:
+        return self.net_minor - self.failed_net_minor
 
 
 @dataclass(frozen=True)
@@ -93,3 +113,31 @@ class Report:
     first_day: str
     last_day: str
     rows: tuple[ReportRow, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class BillingResult:
+    """The answer to one billing report; the same report again gets the same answer."""
+
+    message_id: str
+    status: str
+    """The message's billing status now: CONFIRMED or FAILED."""
+    outcome: ReceiptOutcome | None = None
+    """Set when a held credit ran on confirmation (CODE_ISSUED, CREDITED, PROGRESS)."""
+    reply_text: str | None = None
+    """Set with ``outcome``: the text the gateway must send to the sender as an MT."""
+    recovery: str | None = None
+    """Set on FAILED for a paid message: where the payment was taken back from (ledger Recovery)."""
+    duplicate: bool = False
+    grant_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmBillingResult:
+    day: str
+    premium_number: str
+    operator: str | None
+    confirmed: int
+    """Messages moved from UNCONFIRMED to CONFIRMED by this call."""
+    held_left: int
+    """Held messages of that day: only the gateway's ReportBilling confirms them (it sends the reply)."""

@@ -21,6 +21,7 @@ from mts_service.domain.ledger import EntryKind, LedgerEntry
 from mts_service.domain.money import Money
 from mts_service.domain.phone import is_opaque, normalise_sender
 from mts_service.domain.policy import Flow, Mode, Policy, PremiumNumber
+from mts_service.domain.billing import BillingStatus
 from mts_service.errors import ErrorCode, MessageIdConflict
 from mts_service.services.context import ServiceContext
 from mts_service.services.results import SmsReceipt
@@ -54,7 +55,7 @@ def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> 
             reply_text=ctx.keys.sealer.open(message.message_id, existing.reply_sealed),
             duplicate=True,
             language=existing.language,
-            refusal_code=ErrorCode.UNKNOWN_PREMIUM_NUMBER.value if not existing.credited else None,
+            refusal_code=ErrorCode.UNKNOWN_PREMIUM_NUMBER.value if existing.outcome == ReceiptOutcome.REFUSED.value else None,
             grant_id=existing.grant_id,
         )
 
@@ -70,9 +71,15 @@ def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> 
     beneficiary = f"c:{customer.customer_id}" if customer else f"s:{sender}"
     flags = _flags(ctx, uow, policy, message, sender, now)
 
-    credit = _credit(ctx, uow, policy, premium, message, sender, customer, beneficiary, now)
+    held = premium.hold_until_billed
+    if held:
+        # Paid (the ledger records the payment) but credited only once the operator confirms
+        # the charge: services.billing.report_billing runs the credit then.
+        credit = _Credit(ReceiptOutcome.HELD, None, None, 0, 0, GrantKind.ADVANCE)
+    else:
+        credit = _credit(ctx, uow, policy, premium.price, premium.number, message.operator, sender, customer, beneficiary, now)
     language = replies.choose_language(customer.language if customer else None, message.text, policy.default_language)
-    reply = _reply(policy, language, credit, parsed, unknown_username)
+    reply = _reply(policy, premium, language, credit, parsed, unknown_username)
 
     uow.messages.add(
         message_id=message.message_id,
@@ -85,7 +92,7 @@ def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> 
         received_at=message.received_at,
         recorded_at=now,
         day=now.date().isoformat(),
-        credited=True,
+        credited=not held,
         price_minor=premium.price.minor,
         net_minor=premium.net.minor,
         currency=premium.price.currency,
@@ -97,7 +104,7 @@ def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> 
         outcome=credit.outcome.value,
         language=language,
         reply_sealed=ctx.keys.sealer.seal(message.message_id, reply),
-        billing_status="UNCONFIRMED",
+        billing_status=BillingStatus.HELD.value if held else BillingStatus.UNCONFIRMED.value,
     )
     if credit.grant is not None and credit.count > 1:
         # The earlier payments the wallet held make up the grant too.
@@ -159,8 +166,9 @@ def _credit(
     ctx: ServiceContext,
     uow,
     policy: Policy,
-    premium: PremiumNumber,
-    message: InboundSms,
+    price: Money,
+    number: str,
+    operator: str | None,
     sender: str,
     customer: Customer | None,
     beneficiary: str,
@@ -170,7 +178,7 @@ def _credit(
     kind = wallet.kind if wallet.sms_count > 0 and wallet.kind else _kind_to_fund(uow, policy, beneficiary, now)
     needed = policy.sms_needed(kind)
     count = wallet.sms_count + 1
-    amount = wallet.amount_minor + premium.price.minor
+    amount = wallet.amount_minor + price.minor
     if count < needed:
         uow.wallets.save(replace(wallet, kind=kind, sms_count=count, amount_minor=amount), now)
         return _Credit(ReceiptOutcome.PROGRESS, None, None, count, needed, kind)
@@ -191,8 +199,8 @@ def _credit(
         value=Money(amount, policy.currency),
         policy_version=policy.version,
         created_at=now,
-        premium_number=premium.number,
-        operator=message.operator,
+        premium_number=number,
+        operator=operator,
         customer_id=customer.customer_id if customer else None,
         sender=None if customer else sender,
         orders_allowed=policy.orders_covered(kind),
@@ -224,7 +232,9 @@ def _unique_code(ctx: ServiceContext, uow, policy: Policy) -> str:
     raise RuntimeError("could not draw an unused code")
 
 
-def _reply(policy: Policy, language: str, credit: _Credit, parsed: ParsedText, unknown_username: bool) -> str:
+def _reply(
+    policy: Policy, premium: PremiumNumber, language: str, credit: _Credit, parsed: ParsedText, unknown_username: bool
+) -> str:
     templates = policy.effective_templates()
     segments = policy.max_reply_segments
     suffix: list[replies.TemplateKey] = []
@@ -250,6 +260,11 @@ def _reply(policy: Policy, language: str, credit: _Credit, parsed: ParsedText, u
             templates, language, replies.TemplateKey.CREDITED, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
             amount=grant.value, kind=grant.kind.value, validity=grant.validity, **_only_needed(help_values, suffix),
         )
+    if credit.outcome is ReceiptOutcome.HELD:
+        return replies.render_reply(
+            templates, language, replies.TemplateKey.HELD, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
+            amount=premium.price, **_only_needed(help_values, suffix),
+        )
     return replies.render_reply(
         templates, language, replies.TemplateKey.PROGRESS, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
         count=credit.count, needed=credit.needed, **_only_needed(help_values, suffix),
@@ -263,6 +278,32 @@ def _help_values(policy: Policy) -> dict:
 
 def _only_needed(values: dict, suffix: list) -> dict:
     return values if replies.TemplateKey.HELP in suffix else {}
+
+
+def credit_held(ctx: ServiceContext, uow, policy: Policy, message, customer: Customer | None, now: datetime) -> tuple[_Credit, str]:
+    """Credit a held message whose charge the operator confirmed.
+
+    The credit it would have had on arrival (wallet, grant, code) and the reply the gateway
+    must now send as an MT. ``message`` is the stored message: it is credited at the price
+    it was charged, to the beneficiary it was resolved to on arrival, whatever the policy
+    says today.
+    """
+    price = Money(message.price_minor, message.currency)
+    credit = _credit(ctx, uow, policy, price, message.service_number, message.operator, message.sender, customer,
+                     message.beneficiary, now)
+    premium = policy.premium_number(message.service_number)
+    if premium is None:  # the number left the policy since: no help to give for it
+        premium = PremiumNumber(message.service_number, price, Money(message.net_minor, message.currency), ("",))
+        parsed = ParsedText(keyword_matched=True, help_asked=False, username=None)
+    else:
+        parsed = parse_text(message.text_key, premium)
+    unknown_username = parsed.username_key is not None and message.flow != Flow.USERNAME.value and Flow.USERNAME in policy.flows
+    reply = _reply(policy, premium, message.language, credit, parsed, unknown_username)
+    grant_id = credit.grant.grant_id if credit.grant else None
+    uow.messages.mark_credited(message.message_id, grant_id)
+    if credit.grant is not None and credit.count > 1:
+        uow.messages.assign_grant(message.beneficiary, credit.grant.grant_id)
+    return credit, reply
 
 
 def _refuse_unknown_number(ctx, uow, message: InboundSms, fingerprint: str, sender: str, policy: Policy | None, now: datetime) -> SmsReceipt:
@@ -289,7 +330,7 @@ def _refuse_unknown_number(ctx, uow, message: InboundSms, fingerprint: str, send
         outcome=ReceiptOutcome.REFUSED.value,
         language=language,
         reply_sealed=ctx.keys.sealer.seal(message.message_id, reply),
-        billing_status="UNCONFIRMED",
+        billing_status=BillingStatus.UNCONFIRMED.value,
     )
     return SmsReceipt(
         message_id=message.message_id,

@@ -1,8 +1,11 @@
 """Property test: any sequence of operations and clock moves keeps the books reconciled.
 
-paid = value of grants + wallets; per grant, value = applied - returned + forfeited +
-expired + remaining; nothing negative; no deposit over its order count; no advance used by
-two live orders. Runs on SQLite (a fresh database per example).
+paid - reversals = value of grants + wallets + held - unrecovered reversals; per grant,
+value = applied - returned + forfeited + expired + remaining; nothing negative; no deposit
+over its order count; no advance used by two live orders. The operator's billing reports
+(CONFIRMED / FAILED, on any message, repeated or contradicted) and a premium number whose
+credit is held until billed are part of the mix. Runs on SQLite (a fresh database per
+example).
 """
 
 from __future__ import annotations
@@ -19,15 +22,16 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from mts_service.clock import FixedClock
 from mts_service.domain.orders import DeliveryOutcome, OrderStatus
-from mts_service.errors import DomainError
+from mts_service.domain.policy_codec import policy_from_dict
+from mts_service.errors import DomainError, MessageIdConflict
 from mts_service.persistence.engine import make_engine, sqlite_url
 from mts_service.persistence.migrate import upgrade
 from mts_service.persistence.unit_of_work import uow_factory
-from mts_service.services import admin, customers, orders
+from mts_service.services import admin, billing, customers, orders
 from mts_service.services.context import ServiceContext
 from mts_service.services.keys import ServiceKeys
 from tests.conftest import TEST_SECRET
-from tests.factories import code_in, make_policy, make_sms, order
+from tests.factories import code_in, make_sms, order, policy_dict
 from mts_service.services import sms
 
 _TEMPLATE: Path | None = None
@@ -55,6 +59,7 @@ class Books(RuleBasedStateMachine):
         self.ctx = ServiceContext(uow_factory(self.engine), self.clock, ServiceKeys.from_secret(TEST_SECRET))
         self.codes: list[str] = []
         self.order_ids: list[str] = []
+        self.message_ids: list[str] = []
         self.refs = ["c1", "c2"]
         self.n = 0
 
@@ -64,13 +69,16 @@ class Books(RuleBasedStateMachine):
 
     @initialize(mode=st.sampled_from(["ADVANCE", "DEPOSIT", "BOTH"]), deposit_orders=st.sampled_from([None, 1, 2]))
     def setup(self, mode, deposit_orders):
-        admin.set_policy(self.ctx, make_policy(mode=mode, advance_sms=1, deposit_sms=2, deposit_orders=deposit_orders,
-                                               deposit_validity_seconds=3 * 86400, codes={"ttl_seconds": 86400}))
+        data = policy_dict(mode=mode, advance_sms=1, deposit_sms=2, deposit_orders=deposit_orders,
+                           deposit_validity_seconds=3 * 86400, codes={"ttl_seconds": 86400})
+        data["premium_numbers"].append({"number": "7577", "price_minor": 700, "net_minor": 400, "keywords": ["SHOP"],
+                                        "hold_until_billed": True})
+        admin.set_policy(self.ctx, policy_from_dict(data))
         customers.register_customer(self.ctx, _registration("c1", "+212661000001", "alice"))
         customers.register_customer(self.ctx, _registration("c2", None, "bob"))
 
     @rule(sender=st.sampled_from(SENDERS), text=st.sampled_from(["SHOP", "SHOP bob", "SHOP bob", "SHOP nobody", "hello"]),
-          number=st.sampled_from(["7575", "7576", "9999"]), retry=st.booleans())
+          number=st.sampled_from(["7575", "7576", "7577", "9999"]), retry=st.booleans())
     def pay(self, sender, text, number, retry):
         self._pay(sender, text, number, retry)
 
@@ -87,6 +95,20 @@ class Books(RuleBasedStateMachine):
             assert sms.submit_sms(self.ctx, message).reply_text == receipt.reply_text
         if receipt.outcome.value == "CODE_ISSUED":
             self.codes.append(code_in(receipt.reply_text))
+        self.message_ids.append(message.message_id)
+
+    @precondition(lambda self: self.message_ids)
+    @rule(data=st.data(), status=st.sampled_from(["CONFIRMED", "FAILED", "FAILED"]))
+    def bill(self, data, status):
+        """The operator's word on any message, at any time, possibly repeated or contradicted."""
+        message_id = data.draw(st.sampled_from(self.message_ids))
+        try:
+            result = billing.report_billing(self.ctx, message_id, status)
+        except MessageIdConflict:
+            return
+        assert result.status == status
+        if result.outcome is not None and result.outcome.value == "CODE_ISSUED":
+            self.codes.append(code_in(result.reply_text))
 
     @precondition(lambda self: self.codes)
     @rule(data=st.data())

@@ -313,7 +313,7 @@ def test_defaults_pass_validation_in_one_sms() -> None:
 
 def test_reply_shapes_are_the_essential_sentences_only() -> None:
     labels = {shape.label for shape in REPLY_SHAPES}
-    assert labels == {"HELP", "REFUSED", "CODE_ISSUED", "CREDITED", "PROGRESS"}
+    assert labels == {"HELP", "REFUSED", "CODE_ISSUED", "CREDITED", "PROGRESS", "HELD"}
 
 
 def test_optional_sentences_are_dropped_to_stay_within_the_segments() -> None:

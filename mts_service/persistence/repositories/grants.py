@@ -93,6 +93,16 @@ _REVOKE = {
         {_ACTIVE, _EXHAUSTED, _PENDING},
     )
 }
+# A failed charge taken back from an unused grant: value reduced, REVERSED at zero. The
+# WHERE is the "still unused" test, so a racing order or redemption decides under the lock.
+_REDUCE_VALUE = Prepared(
+    update(t)
+    .where(t.c.grant_id == bindparam("gid"), _status_in(_ACTIVE, _PENDING), t.c.value_minor >= bindparam("amount"))
+    .values(
+        value_minor=t.c.value_minor - bindparam("amount"),
+        status=case((t.c.value_minor == bindparam("amount"), GrantStatus.REVERSED.value), else_=t.c.status),
+    )
+)
 _EXPIRE = Prepared(
     update(t).where(t.c.grant_id == bindparam("gid"), t.c.status == bindparam("from_status")).values(status=GrantStatus.EXPIRED.value)
 )
@@ -217,6 +227,10 @@ class GrantRepository:
     def revoke(self, grant_id: str, now: datetime, reason: str, order_id: str | None, from_statuses: list[str]) -> bool:
         params = {"gid": grant_id, "now": now, "reason": reason, "oid": order_id}
         return self._db.execute(_REVOKE[frozenset(from_statuses)], params).rowcount == 1
+
+    def reduce_value(self, grant_id: str, amount_minor: int) -> bool:
+        """Take ``amount_minor`` back from an unused grant; False when it is used, gone or worth less."""
+        return self._db.execute(_REDUCE_VALUE, {"gid": grant_id, "amount": amount_minor}).rowcount == 1
 
     def expire(self, grant_id: str, from_status: str) -> bool:
         return self._db.execute(_EXPIRE, {"gid": grant_id, "from_status": from_status}).rowcount == 1

@@ -6,7 +6,7 @@ from sqlalchemy import and_, func, insert, select
 
 from mts_service.persistence.fastsql import Db, Prepared, insert_row, Row
 
-from mts_service.domain.ledger import EntryKind, LedgerEntry
+from mts_service.domain.ledger import EntryKind, LedgerEntry, Recovery
 from mts_service.domain.money import Money
 from mts_service.persistence.tables import ledger as t
 
@@ -28,6 +28,7 @@ def _entry(row: Row) -> LedgerEntry:
         premium_number=row.premium_number,
         operator=row.operator,
         note=row.note,
+        recovery=Recovery(row.recovery) if row.recovery else None,
     )
 
 
@@ -55,6 +56,7 @@ class LedgerRepository:
                     "premium_number": e.premium_number,
                     "operator": e.operator,
                     "note": e.note,
+                    "recovery": e.recovery.value if e.recovery else None,
                 },
             )
 
