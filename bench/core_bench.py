@@ -105,39 +105,43 @@ def timed(calls) -> float:
     return time.perf_counter() - start
 
 
-def replay_sqlite(path: str, per_call: list[list]) -> float:
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    start = time.perf_counter()
-    for stmts in per_call:
-        for statement, params, many in stmts:
-            if many:
-                conn.executemany(statement, params)
-            else:
+class SqliteReplayer:
+    def __init__(self, path: str) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def replay(self, per_call: list[list]) -> float:
+        conn = self.conn
+        start = time.perf_counter()
+        for stmts in per_call:
+            for statement, params, _many in stmts:
                 conn.execute(statement, params)
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - start
-    conn.close()
-    return elapsed
+            conn.execute("COMMIT")
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.conn.close()
 
 
-def replay_postgres(url: str, per_call: list[list]) -> float:
-    import psycopg
+class PostgresReplayer:
+    def __init__(self, url: str) -> None:
+        import psycopg
 
-    conn = psycopg.connect(url)
-    start = time.perf_counter()
-    for stmts in per_call:
-        with conn.cursor() as cur:
-            for statement, params, many in stmts:
-                if many:
-                    cur.executemany(statement, params)
-                else:
+        self.conn = psycopg.connect(url)
+
+    def replay(self, per_call: list[list]) -> float:
+        conn = self.conn
+        start = time.perf_counter()
+        for stmts in per_call:
+            with conn.cursor() as cur:
+                for statement, params, _many in stmts:
                     cur.execute(statement, params)
-        conn.commit()
-    elapsed = time.perf_counter() - start
-    conn.close()
-    return elapsed
+            conn.commit()
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def sqlite_copies(calls: int) -> tuple[list[str], Path]:
@@ -177,15 +181,27 @@ def postgres_copies(base_url: str, calls: int) -> tuple[list[str], callable]:
     return urls, cleanup
 
 
-def run(backend: str, urls: list[str], bare_target: str, calls: int) -> list[tuple]:
+def run(backend: str, urls: list[str], bare_target: str, calls: int, rounds: int) -> list[tuple]:
+    """Time the service and the bare replay in alternating rounds, so that a busy machine
+    slows both sides alike; the ratio reported is the median of the per-round ratios."""
     rows = []
     record_engine, service_engine = make_engine(urls[0]), make_engine(urls[2])
     recorded = {name: record(record_engine, fns) for name, fns in workloads(context(record_engine), calls, "b").items()}
-    service = {name: timed(fns) for name, fns in workloads(context(service_engine), calls, "b").items()}
+    service_work = workloads(context(service_engine), calls, "b")
+    replayer = SqliteReplayer(bare_target) if backend == "sqlite" else PostgresReplayer(bare_target)
     for name in ("submit_sms", "place_order"):
-        bare = replay_sqlite(bare_target, recorded[name]) if backend == "sqlite" else replay_postgres(bare_target, recorded[name])
+        size = max(calls // rounds, 1)
+        service_total = bare_total = 0.0
+        ratios = []
+        for start in range(0, calls, size):
+            service_time = timed(service_work[name][start:start + size])
+            bare_time = replayer.replay(recorded[name][start:start + size])
+            service_total += service_time
+            bare_total += bare_time
+            ratios.append(service_time / bare_time)
         statements = statistics.mean(len(s) for s in recorded[name])
-        rows.append((backend, name, calls, statements, calls / service[name], calls / bare, service[name] / bare))
+        rows.append((backend, name, calls, statements, calls / service_total, calls / bare_total, statistics.median(ratios)))
+    replayer.close()
     record_engine.dispose()
     service_engine.dispose()
     return rows
@@ -194,6 +210,7 @@ def run(backend: str, urls: list[str], bare_target: str, calls: int) -> list[tup
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=8, help="alternating service/bare rounds")
     parser.add_argument("--postgres", help="PostgreSQL URL (default: $MTS_TEST_DATABASE_URL if set)")
     args = parser.parse_args()
     import os
@@ -201,7 +218,7 @@ def main() -> None:
     rows = []
     paths, tmp = sqlite_copies(args.calls)
     try:
-        rows += run("sqlite", [sqlite_url(p) for p in paths], paths[1], args.calls)
+        rows += run("sqlite", [sqlite_url(p) for p in paths], paths[1], args.calls, args.rounds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     pg = args.postgres or os.environ.get("MTS_TEST_DATABASE_URL")
@@ -209,13 +226,15 @@ def main() -> None:
         urls, cleanup = postgres_copies(pg, args.calls)
         try:
             bare_url = urls[1].replace("postgresql+psycopg://", "postgresql://")
-            rows += run("postgresql", urls, bare_url, args.calls)
+            rows += run("postgresql", urls, bare_url, args.calls, args.rounds)
         finally:
             cleanup()
     print(f"{'backend':<11} {'use case':<12} {'calls':>6} {'stmts/call':>10} {'service/s':>10} {'bare/s':>9} {'cost ratio':>10}")
     for backend, name, calls, stmts, service_rate, bare_rate, ratio in rows:
         print(f"{backend:<11} {name:<12} {calls:>6} {stmts:>10.1f} {service_rate:>10.0f} {bare_rate:>9.0f} {ratio:>9.2f}x")
     print("cost ratio = time of the use case through MTS / time of its statements through the bare driver")
+    print("(median over alternating rounds; service/s and bare/s are totals)")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

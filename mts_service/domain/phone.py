@@ -7,6 +7,8 @@ flow 3 (registered number) can never match it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 from mts_service.errors import InvalidPhoneNumber
@@ -14,6 +16,7 @@ from mts_service.errors import InvalidPhoneNumber
 OPAQUE_PREFIX = "opaque:"
 
 
+@lru_cache(maxsize=65536)  # pure, and parsing costs more than the rest of a lookup
 def normalise_mobile(raw: str, default_region: str) -> str:
     """A customer's mobile number as E.164; refuses anything that is not a valid number."""
     try:
@@ -25,6 +28,7 @@ def normalise_mobile(raw: str, default_region: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=65536)
 def normalise_sender(raw: str, default_region: str) -> str:
     """The sender of an inbound message: E.164 when it is a valid number, else an opaque id."""
     raw = raw.strip()

@@ -131,12 +131,17 @@ class Db:
 
     def execute(self, statement: Prepared | ClauseElement, params: Mapping[str, Any] | None = None) -> Result:
         compiled = statement.compiled(self.dialect) if isinstance(statement, Prepared) else _Compiled(statement, self.dialect)
-        values = {**compiled.defaults, **params} if params else dict(compiled.defaults)
+        values = {**compiled.defaults, **params} if params else compiled.defaults
         args: Sequence[Any] | Mapping[str, Any]
+        # Only datetimes need converting; checking the type inline keeps this loop cheap.
         if compiled.positional:
-            args = tuple(self._bind(values.get(name)) for name in compiled.names)
+            get = values.get
+            args = [get(name) for name in compiled.names]
+            for i, value in enumerate(args):
+                if type(value) is datetime:
+                    args[i] = self._bind(value)
         else:
-            args = {k: self._bind(v) for k, v in values.items()}
+            args = {k: (self._bind(v) if type(v) is datetime else v) for k, v in values.items()}
         if _observers:
             notify(compiled.sql, args)
         cursor = self.raw.cursor()
