@@ -699,6 +699,10 @@ def run_load(
     if result.calls:
         result.cpu["clients"] = client_cpu / result.calls * 1000
         result.cpu.update(samples.per_call(result.calls))
+    if samples.cluster and getattr(samples, "wall", 0):
+        result.figures["machine"] = samples.machine(client_cpu)
+        ours = client_cpu + sum(samples.cpu.values())
+        result.figures["calls_per_cpu_second"] = round(result.calls / ours, 1) if ours else 0.0
     result.figures["scenarios"] = ", ".join(f"{k} x{v}" for k, v in sorted(scenarios.items()))
     result.figures["sms"] = f"{len(sms_accepted)} accepted, {len(sms_unresolved)} unresolved"
     result.figures["orders"] = (f"{len(orders_accepted)} accepted, {len(orders_refused)} refused, "
@@ -706,6 +710,7 @@ def run_load(
     result.figures["codes"] = f"{code_tries} redemption attempts, {len(code_wins)} codes won"
     if samples.database:
         result.figures["database"] = samples.database
+        result.figures["transactions_per_call"] = round(samples.transactions / max(result.calls, 1), 2)
     if faults and faults.error:
         result.problems.append(f"fault injection failed: {faults.error}")
     if retry_mismatch:
@@ -763,11 +768,11 @@ class _Samples:
 
         return {pid: cpu_seconds([pid]) for pid in self.cluster.server_pids()} if self.cluster else {}
 
-    def _backends(self) -> tuple[dict[int, float], int]:
+    def _backends(self) -> tuple[dict[int, float], tuple[int, int]]:
         from mts_service.cluster import cpu_seconds
 
         if not self.database_url:
-            return {}, 0
+            return {}, (0, 0)
         from sqlalchemy import text
         from sqlalchemy.engine import make_url
 
@@ -780,21 +785,29 @@ class _Samples:
             with engine.connect() as conn:
                 pids = [row[0] for row in conn.execute(
                     text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"), {"n": name})] if name else []
-                commits = conn.execute(text(
-                    "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
-                )).scalar_one()
+                commits = tuple(conn.execute(text(
+                    "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+                )).one())
         finally:
             engine.dispose()
-        return {pid: cpu_seconds([pid]) for pid in pids}, int(commits)
+        return {pid: cpu_seconds([pid]) for pid in pids}, (int(commits[0]), int(commits[1]))
 
     def _haproxy(self) -> float:
         from mts_service.cluster import cpu_seconds
 
         return cpu_seconds([self.cluster.state.haproxy_pid]) if self.cluster and self.cluster.state.haproxy_pid else 0.0
 
+    @staticmethod
+    def _machine_busy() -> float:
+        """CPU seconds the whole machine spent busy since boot (every process, every core)."""
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
     def begin(self) -> None:
         self._before = {"server": self._server(), "backends": self._backends(), "haproxy": self._haproxy(),
-                        "wall": time.time()}
+                        "busy": self._machine_busy(), "wall": time.time()}
 
     def end(self) -> None:
         server, (backends, commits), haproxy = self._server(), self._backends(), self._haproxy()
@@ -802,13 +815,24 @@ class _Samples:
         self.cpu["nodes"] = sum(v - self._before["server"].get(pid, 0.0) for pid, v in server.items())
         self.cpu["haproxy"] = haproxy - self._before["haproxy"]
         self.cpu["postgres"] = sum(v - before_backends.get(pid, 0.0) for pid, v in backends.items())
-        self.transactions = commits - before_commits
+        self.commits = commits[0] - before_commits[0]
+        self.rollbacks = commits[1] - before_commits[1]
+        self.transactions = self.commits + self.rollbacks
         self.wall = time.time() - self._before["wall"]
+        self.busy = self._machine_busy() - self._before["busy"]
+
+    def machine(self, client_cpu: float) -> str:
+        """How busy the machine was, and how much of it was someone else's work."""
+        ours = client_cpu + sum(self.cpu.values())
+        return (f"{self.busy / self.wall:.2f} of {os.cpu_count()} cores busy; this run's processes"
+                f" {ours / self.wall:.2f}, everything else {max(self.busy - ours, 0.0) / self.wall:.2f}")
 
     def per_call(self, calls: int) -> dict[str, float]:
         out = {name: seconds / calls * 1000 for name, seconds in self.cpu.items() if self.cluster or name == "postgres"}
         if self.database_url and getattr(self, "transactions", 0):
-            self.database = f"{self.transactions} transactions in the database ({self.transactions / calls:.2f} per call)"
+            self.database = (f"{self.commits} commits + {self.rollbacks} rollbacks in the database"
+                             f" ({self.commits / calls:.2f} + {self.rollbacks / calls:.2f} per call; the rollbacks"
+                             " are mostly the pool's pre-ping)")
         return out
 
 
