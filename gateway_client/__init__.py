@@ -12,10 +12,12 @@ kannel.conf renderer and the e-mail channel are submodules; ``mts-gateway`` is t
 
 from gateway_client.client import GatewayClient, submit_sms
 from gateway_client.errors import GatewayClientError, MtsFaultError, ServiceUnavailable
-from gateway_client.models import Channel, InboundMessage, ReceiptOutcome, SmsReceipt
+from gateway_client.models import BillingReceipt, BillingStatus, Channel, InboundMessage, ReceiptOutcome, SmsReceipt
 from gateway_client.soap_client import ClientConfig, UntrustedResponse, find_wsdl, make_signature
 
 __all__ = [
+    "BillingReceipt",
+    "BillingStatus",
     "Channel",
     "ClientConfig",
     "GatewayClient",

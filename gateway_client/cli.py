@@ -152,6 +152,24 @@ def cmd_send(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_billing(args: argparse.Namespace) -> int:
+    """Report the operator's word on one message; print the MT to send when there is one."""
+    receipt = _gateway_client(args).report_billing(args.id, args.status)
+    data = {
+        "message_id": receipt.message_id,
+        "status": receipt.status.value,
+        "duplicate": receipt.duplicate,
+        "outcome": receipt.outcome.value if receipt.outcome else None,
+        "reply_text": receipt.reply_text,
+        "reversal": receipt.reversal,
+    }
+    if args.json:
+        print_json(data)
+    else:
+        print_fields(data.items())
+    return EXIT_OK
+
+
 def cmd_email(args: argparse.Namespace) -> int:
     from .email_channel import InvalidEmail, inbound_from_email
 
@@ -306,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--operator")
     add_client_arguments(send)
     send.set_defaults(func=cmd_send)
+
+    billing = sub.add_parser("billing", help="report a message's charge CONFIRMED or FAILED (ReportBilling)")
+    billing.add_argument("--id", required=True, help="the gateway's message id")
+    billing.add_argument("--status", required=True, choices=["CONFIRMED", "FAILED"])
+    add_client_arguments(billing)
+    billing.set_defaults(func=cmd_billing)
 
     email = sub.add_parser("email", help="submit the e-mail on stdin (channel EMAIL)")
     email.add_argument("--service-address", action="append", default=[], required=True,

@@ -19,7 +19,7 @@ from typing import Any
 from mts_service.clock import ensure_utc
 
 from .errors import ServiceUnavailable
-from .models import InboundMessage, ReceiptOutcome, SmsReceipt
+from .models import BillingReceipt, BillingStatus, InboundMessage, ReceiptOutcome, SmsReceipt
 from .soap_client import ClientConfig, SoapClient
 
 
@@ -33,6 +33,15 @@ class GatewayClient(SoapClient):
         """Submit one message; raises MtsFaultError (refused) or ServiceUnavailable (retry later)."""
         answer = self._call("SubmitSms", message=message_to_wire(message))
         return receipt_from_wire(answer)
+
+    def report_billing(self, message_id: str, status: BillingStatus | str) -> BillingReceipt:
+        """Report the operator's word on a message's charge (CONFIRMED or FAILED).
+
+        Idempotent: safe to retry on ServiceUnavailable. If the receipt has a ``reply_text``,
+        send it to the sender as an MT (the held credit ran and may have issued a code).
+        """
+        answer = self._call("ReportBilling", messageId=message_id, status=BillingStatus(status).value)
+        return billing_receipt_from_wire(answer)
 
 
 def message_to_wire(message: InboundMessage) -> dict[str, Any]:
@@ -61,6 +70,22 @@ def receipt_from_wire(answer: Any) -> SmsReceipt:
         duplicate=bool(answer.duplicate),
         language=answer.language or None,
         refusal_code=answer.refusalCode or None,
+    )
+
+
+def billing_receipt_from_wire(answer: Any) -> BillingReceipt:
+    try:
+        outcome = ReceiptOutcome(answer.outcome) if answer.outcome else None
+        status = BillingStatus(answer.status)
+    except ValueError:
+        raise ServiceUnavailable(f"unknown billing receipt {answer.status!r}/{answer.outcome!r}: update gateway_client") from None
+    return BillingReceipt(
+        message_id=answer.messageId,
+        status=status,
+        duplicate=bool(answer.duplicate),
+        outcome=outcome,
+        reply_text=answer.replyText or None,
+        reversal=answer.reversal or None,
     )
 
 

@@ -15,9 +15,11 @@ from shop_client.client import ShopClient
 from shop_client.errors import InvalidPolicyFile, MtsClientError, MtsFaultError, ServiceUnavailable, UntrustedResponse
 from shop_client.models import (
     Authorization,
+    BillingConfirmation,
     Customer,
     CustomerDetails,
     CustomerStatus,
+    DeliveryDay,
     DeliveryMode,
     DeliveryOutcome,
     EntryKind,
@@ -39,10 +41,12 @@ from shop_client.models import (
 __all__ = [
     "AdminClient",
     "Authorization",
+    "BillingConfirmation",
     "ClientConfig",
     "Customer",
     "CustomerDetails",
     "CustomerStatus",
+    "DeliveryDay",
     "DeliveryMode",
     "DeliveryOutcome",
     "EntryKind",

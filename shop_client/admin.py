@@ -29,7 +29,7 @@ from mts_service.errors import MtsError
 
 from . import wire
 from .errors import InvalidPolicyFile
-from .models import CustomerDetails, EntryKind, LedgerEntry, LedgerPage, Policy, Report, Revocation
+from .models import BillingConfirmation, CustomerDetails, EntryKind, LedgerEntry, LedgerPage, Policy, Report, Revocation
 
 
 class AdminClient(SoapClient):
@@ -99,6 +99,15 @@ class AdminClient(SoapClient):
 
     def get_report(self, first_day: date, last_day: date) -> Report:
         return wire.report(self._call("GetReport", firstDay=first_day, lastDay=last_day))
+
+    def confirm_billing(self, day: date, premium_number: str, operator: str | None = None) -> BillingConfirmation:
+        """Confirm the unconfirmed charges of one day x premium number (x operator), from the operator's report.
+
+        Held messages are left to the gateway (``held_left``): confirming them issues replies.
+        """
+        return wire.billing_confirmation(
+            self._call("ConfirmBilling", day=day, premiumNumber=premium_number, operator=operator)
+        )
 
     def get_policy(self) -> Policy | None:
         """The current policy, or None when none was ever set."""

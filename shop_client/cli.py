@@ -11,7 +11,8 @@
     mts-admin revoke (--customer REF | --grant ID) --reason TEXT [--order ORDER_ID]
     mts-admin customer REF
     mts-admin ledger [--customer REF] [--kind KIND] [--since T] [--until T] [--after-id N] [--limit N] [--all]
-    mts-admin report [--from DAY] [--to DAY]           (default: today, UTC)
+    mts-admin report [--from DAY] [--to DAY] [--html out.html]   (default: today, UTC)
+    mts-admin reconcile OPERATOR.csv [--confirm-billing]  (exit 4 when figures differ)
     mts-admin policy get [--yaml]
     mts-admin policy set FILE.yaml|FILE.json [--expected-version N]
 
@@ -247,11 +248,22 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+EXIT_DIFFERENCES = 4
+"""``mts-admin reconcile``: the operator's figures and MTS's differ (0 when all match)."""
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     today = datetime.now(timezone.utc).date()
     first = date.fromisoformat(args.first) if args.first else today
     last = date.fromisoformat(args.last) if args.last else max(first, today)
     report = _admin(args).get_report(first, last)
+    if args.html:
+        from .html_report import render_html
+
+        with open(args.html, "w", encoding="utf-8") as out:
+            out.write(render_html(report))
+        print(f"wrote {args.html}")
+        return EXIT_OK
     if args.json:
         print_json(report.to_dict())
         return EXIT_OK
@@ -262,6 +274,41 @@ def cmd_report(args: argparse.Namespace) -> int:
                 ["day", "number", "operator", "cur", "msgs", "gross", "net", "adv.applied", "adv.returned", "forfeits",
                  "expiries", "reversals"])
     return EXIT_OK
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from .reconcile import LineStatus, compare, date_range, read_operator_report
+
+    lines = read_operator_report(args.file)  # InvalidOperatorReport is a ValueError: exit 2
+    admin = _admin(args)
+    first, last = date_range(lines)
+    differences = compare(lines, admin.get_report(first, last))
+    confirmations = []
+    if args.confirm_billing:
+        # Only what the operator's figures back up: a day x number (x operator) that differs
+        # is left unconfirmed until someone looks at it.
+        for d in differences:
+            if d.status is LineStatus.MATCH and d.operator_messages:
+                confirmations.append(admin.confirm_billing(d.day, d.premium_number, d.operator))
+    mismatched = [d for d in differences if d.status is not LineStatus.MATCH]
+    if args.json:
+        print_json({"first_day": first.isoformat(), "last_day": last.isoformat(),
+                    "lines": [d.to_dict() for d in differences],
+                    "differences": len(mismatched),
+                    "confirmed": [c.to_dict() for c in confirmations]})
+    else:
+        print(f"operator report {args.file}: {first} .. {last}, {len(lines)} lines, "
+              f"{len(mismatched)} with differences")
+        if mismatched:
+            print_table([[d.day, d.premium_number, d.operator or "*", d.status.value, d.operator_messages, d.mts_messages,
+                          d.messages_delta, d.operator_gross_minor, d.mts_gross_minor, d.gross_delta_minor, d.currency]
+                         for d in mismatched],
+                        ["day", "number", "operator", "status", "op.msgs", "mts.msgs", "delta", "op.gross", "mts.gross",
+                         "delta", "cur"])
+        for c in confirmations:
+            print(f"confirmed {c.confirmed} messages of {c.day} {c.premium_number} {c.operator or '*'}"
+                  + (f" ({c.held_left} held: confirmed by the gateway)" if c.held_left else ""))
+    return EXIT_DIFFERENCES if mismatched else EXIT_OK
 
 
 def _print_policy(policy: Any, args: argparse.Namespace) -> None:
@@ -329,7 +376,15 @@ def admin_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="per day x premium number x operator")
     p.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (default today, UTC)")
     p.add_argument("--to", dest="last", help="last day, YYYY-MM-DD (default today, UTC)")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with charts to FILE")
     p.set_defaults(func=cmd_report)
+    commands.append(p)
+
+    p = sub.add_parser("reconcile", help="diff an operator's CSV report with MTS (docs/reconciliation.md)")
+    p.add_argument("file", help="CSV: date,premium_number,operator,message_count,gross_amount_minor,currency")
+    p.add_argument("--confirm-billing", action="store_true",
+                   help="confirm the charges of every day x number (x operator) whose figures match")
+    p.set_defaults(func=cmd_reconcile)
     commands.append(p)
 
     policy = sub.add_parser("policy", help="read or set the merchant's policy")

@@ -220,6 +220,33 @@ class ReportRow(_Model):
     forfeits_minor: int
     expiries_minor: int
     reversals_minor: int
+    # By the message's day, as an operator reports its charges (docs/reconciliation.md).
+    failed_messages: int = 0
+    failed_gross_minor: int = 0
+    failed_net_minor: int = 0
+    confirmed_messages: int = 0
+    pending_messages: int = 0
+    billed_messages: int = 0
+    """Paid messages not reported failed: what the operator's report should count."""
+    billed_gross_minor: int = 0
+    billed_net_minor: int = 0
+
+
+@dataclass(frozen=True)
+class DeliveryDay(_Model):
+    """Delivery outcomes reported on one day."""
+
+    day: date
+    delivered: int = 0
+    refused: int = 0
+    not_delivered: int = 0
+    cancelled: int = 0
+
+    @property
+    def refusal_rate(self) -> float | None:
+        """refused / (delivered + refused); None when no delivery was decided that day."""
+        decided = self.delivered + self.refused
+        return self.refused / decided if decided else None
 
 
 @dataclass(frozen=True)
@@ -227,6 +254,16 @@ class Report(_Model):
     first_day: date
     last_day: date
     rows: tuple[ReportRow, ...] = ()
+    deliveries: tuple[DeliveryDay, ...] = ()
+
+
+@dataclass(frozen=True)
+class BillingConfirmation(_Model):
+    day: date
+    premium_number: str
+    operator: str | None
+    confirmed: int
+    held_left: int
 
 
 class Policy(_Model):

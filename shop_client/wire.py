@@ -10,6 +10,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from .models import (
+    BillingConfirmation,
+    DeliveryDay,
     Authorization,
     Customer,
     CustomerStatus,
@@ -173,6 +175,11 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
 
 
+def _count(value: Any, name: str) -> int:
+    # Billing figures came with ReportBilling: a server from before them sends none (0).
+    return int(getattr(value, name, None) or 0)
+
+
 def report(value: Any) -> Report:
     rows = tuple(
         ReportRow(
@@ -188,7 +195,25 @@ def report(value: Any) -> Report:
             forfeits_minor=int(r.forfeitsMinor),
             expiries_minor=int(r.expiriesMinor),
             reversals_minor=int(r.reversalsMinor),
+            failed_messages=_count(r, "failedMessages"),
+            failed_gross_minor=_count(r, "failedGrossMinor"),
+            failed_net_minor=_count(r, "failedNetMinor"),
+            confirmed_messages=_count(r, "confirmedMessages"),
+            pending_messages=_count(r, "pendingMessages"),
+            billed_messages=_count(r, "billedMessages"),
+            billed_gross_minor=_count(r, "billedGrossMinor"),
+            billed_net_minor=_count(r, "billedNetMinor"),
         )
         for r in _list(value.rows)
     )
-    return Report(first_day=_day(value.firstDay), last_day=_day(value.lastDay), rows=rows)
+    deliveries = tuple(
+        DeliveryDay(day=_day(d.day), delivered=int(d.delivered), refused=int(d.refused),
+                    not_delivered=int(d.notDelivered), cancelled=int(d.cancelled))
+        for d in _list(getattr(value, "deliveries", None))
+    )
+    return Report(first_day=_day(value.firstDay), last_day=_day(value.lastDay), rows=rows, deliveries=deliveries)
+
+
+def billing_confirmation(value: Any) -> BillingConfirmation:
+    return BillingConfirmation(day=_day(value.day), premium_number=value.premiumNumber, operator=value.operator or None,
+                               confirmed=int(value.confirmed), held_left=int(value.heldLeft))

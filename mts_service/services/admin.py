@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 
 from mts_service.domain.billing import BillingStatus
 from mts_service.domain.customers import Customer
@@ -13,7 +13,7 @@ from mts_service.domain.money import Money
 from mts_service.domain.policy import Policy
 from mts_service.errors import InvalidInput, PolicyVersionConflict, UnknownCustomer, UnknownGrant
 from mts_service.services.context import ServiceContext
-from mts_service.services.results import CustomerView, LedgerPage, Report, ReportRow, RevokeResult
+from mts_service.services.results import CustomerView, DeliveryDay, LedgerPage, Report, ReportRow, RevokeResult
 from mts_service.services.unit_of_work import run_in_transaction
 
 MAX_REASON = 256
@@ -167,9 +167,24 @@ def get_report(ctx: ServiceContext, first_day: date, last_day: date) -> Report:
         report_rows = tuple(
             ReportRow(day=k[0], premium_number=k[1], operator=k[2], currency=k[3], **v) for k, v in sorted(rows.items())
         )
-        return Report(first_day.isoformat(), last_day.isoformat(), report_rows)
+        return Report(first_day.isoformat(), last_day.isoformat(), report_rows, _deliveries(uow, first_day, last_day))
 
     return run_in_transaction(ctx.uow_factory, work, write=False)
+
+
+_OUTCOME_FIELD = {"DELIVERED": "delivered", "REFUSED": "refused", "NOT_DELIVERED": "not_delivered", "CANCELLED": "cancelled"}
+
+
+def _deliveries(uow, first_day: date, last_day: date) -> tuple[DeliveryDay, ...]:
+    since = datetime.combine(first_day, time.min, tzinfo=timezone.utc)
+    until = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    days: dict[str, dict[str, int]] = defaultdict(dict)
+    for at, status in uow.orders.outcomes_between(since, until):
+        name = _OUTCOME_FIELD.get(status)
+        if name is not None:
+            counts = days[at.date().isoformat()]
+            counts[name] = counts.get(name, 0) + 1
+    return tuple(DeliveryDay(day, **counts) for day, counts in sorted(days.items()))
 
 
 def get_policy(ctx: ServiceContext) -> Policy | None:

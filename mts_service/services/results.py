@@ -109,10 +109,28 @@ class ReportRow:
 
 
 @dataclass(frozen=True)
+class DeliveryDay:
+    """Delivery outcomes reported on one day (all premium numbers: an order is not tied to one)."""
+
+    day: str
+    delivered: int = 0
+    refused: int = 0
+    not_delivered: int = 0
+    cancelled: int = 0
+
+    @property
+    def refusal_rate(self) -> float | None:
+        """Refused / (delivered + refused): the customers who would not pay on delivery."""
+        decided = self.delivered + self.refused
+        return self.refused / decided if decided else None
+
+
+@dataclass(frozen=True)
 class Report:
     first_day: str
     last_day: str
     rows: tuple[ReportRow, ...] = field(default_factory=tuple)
+    deliveries: tuple[DeliveryDay, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

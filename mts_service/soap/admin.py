@@ -8,7 +8,7 @@ from typing import Any
 from spyne import Date, DateTime, Integer, Long, ServiceBase, Unicode, rpc
 
 from mts_service.domain.ledger import EntryKind
-from mts_service.services import admin
+from mts_service.services import admin, billing
 from mts_service.services.context import ServiceContext
 from mts_service.services.results import LedgerPage as LedgerPageResult
 from mts_service.services.results import Report as ReportResult
@@ -18,7 +18,9 @@ from mts_service.soap.policy_doc import policy_in, policy_out
 from mts_service.soap.types import (
     ADMIN,
     ADMIN_NS,
+    BillingConfirmation,
     CustomerDetails,
+    DeliveryDay,
     EntryKind_,
     FaultDetail,
     LedgerEntry,
@@ -98,6 +100,19 @@ class AdminService(ServiceBase):
         stored = admin.set_policy(service_context(ctx), policy_in(policy), expected_version=expectedVersion)
         return policy_out(stored)
 
+    @rpc(required(Date), required(Unicode, min_len=1, max_len=32), optional(Unicode, min_len=1, max_len=64),
+         _returns=one(BillingConfirmation), _out_variable_name="confirmation", _throws=FaultDetail)
+    def ConfirmBilling(ctx, day, premiumNumber, operator):  # noqa: N802,N803,N805
+        """Confirm the charges of one day x premium number (x operator) from the operator's report.
+
+        Held messages are left to the gateway's ReportBilling (their replies must be sent).
+        """
+        result = billing.confirm_billing(service_context(ctx), day, premiumNumber, text_in(operator))
+        return BillingConfirmation(
+            day=date.fromisoformat(result.day), premiumNumber=result.premium_number, operator=result.operator,
+            confirmed=result.confirmed, heldLeft=result.held_left,
+        )
+
 
 def ledger_page_out(page: LedgerPageResult) -> Any:
     return LedgerPage(
@@ -123,8 +138,16 @@ def report_out(report: ReportResult) -> Any:
                 messages=r.messages, grossMinor=r.gross_minor, netMinor=r.net_minor,
                 advancesAppliedMinor=r.advances_applied_minor, advancesReturnedMinor=r.advances_returned_minor,
                 forfeitsMinor=r.forfeits_minor, expiriesMinor=r.expiries_minor, reversalsMinor=r.reversals_minor,
+                failedMessages=r.failed_messages, failedGrossMinor=r.failed_gross_minor, failedNetMinor=r.failed_net_minor,
+                confirmedMessages=r.confirmed_messages, pendingMessages=r.pending_messages,
+                billedMessages=r.billed_messages, billedGrossMinor=r.billed_gross_minor, billedNetMinor=r.billed_net_minor,
             )
             for r in report.rows
+        ],
+        deliveries=[
+            DeliveryDay(day=date.fromisoformat(d.day), delivered=d.delivered, refused=d.refused,
+                        notDelivered=d.not_delivered, cancelled=d.cancelled)
+            for d in report.deliveries
         ],
     )
 

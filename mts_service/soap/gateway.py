@@ -8,15 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from spyne import ServiceBase, rpc
+from spyne import ServiceBase, Unicode, rpc
 
 from mts_service.domain.inbound import Channel, InboundSms
-from mts_service.services import sms
+from mts_service.services import billing, sms
 from mts_service.services.context import ServiceContext
+from mts_service.services.results import BillingResult
 from mts_service.services.results import SmsReceipt as ReceiptResult
 from mts_service.soap.base import MtsApplication, service_context
 from mts_service.soap.convert import aware, text_in
-from mts_service.soap.types import GATEWAY_NS, FaultDetail, InboundMessage, SmsReceipt, one
+from mts_service.soap.types import (
+    GATEWAY_NS,
+    BillingReceipt,
+    BillingReport_,
+    FaultDetail,
+    InboundMessage,
+    SmsReceipt,
+    one,
+    required,
+)
 
 SERVICE_NAME = "GatewayService"
 
@@ -28,6 +38,16 @@ class GatewayService(ServiceBase):
         """Record and credit one paid message; a retry under the same messageId gets the same receipt."""
         receipt = sms.submit_sms(service_context(ctx), inbound_sms(message))
         return receipt_out(receipt)
+
+    @rpc(required(Unicode, min_len=1, max_len=128), BillingReport_(),
+         _returns=one(BillingReceipt), _out_variable_name="receipt", _throws=FaultDetail)
+    def ReportBilling(ctx, messageId, status):  # noqa: N802,N803,N805 - WSDL operation name
+        """The operator's word on a message's charge: CONFIRMED or FAILED (reversed in the ledger).
+
+        When the message's credit was held until billed, the confirmation runs it and the
+        receipt's replyText must be sent to the sender as an MT.
+        """
+        return billing_receipt_out(billing.report_billing(service_context(ctx), messageId, status))
 
 
 def inbound_sms(message: Any) -> InboundSms:
@@ -50,6 +70,17 @@ def receipt_out(receipt: ReceiptResult) -> Any:
         duplicate=receipt.duplicate,
         language=receipt.language,
         refusalCode=receipt.refusal_code,
+    )
+
+
+def billing_receipt_out(result: BillingResult) -> Any:
+    return BillingReceipt(
+        messageId=result.message_id,
+        status=result.status,
+        outcome=result.outcome.value if result.outcome else None,
+        replyText=result.reply_text,
+        reversal=result.recovery,
+        duplicate=result.duplicate,
     )
 
 

@@ -23,10 +23,11 @@ from typing import Any, Iterable
 from spyne import Boolean, ComplexModel, Date, DateTime, Integer, Long, Unicode
 from spyne.model.fault import Fault
 
+from mts_service.domain.billing import REPORTABLE, BillingStatus
 from mts_service.domain.customers import LANGUAGES, CustomerStatus
 from mts_service.domain.grants import GrantKind, GrantStatus
 from mts_service.domain.inbound import Channel, ReceiptOutcome
-from mts_service.domain.ledger import EntryKind
+from mts_service.domain.ledger import EntryKind, Recovery
 from mts_service.domain.orders import DeliveryMode, DeliveryOutcome, OrderStatus
 from mts_service.domain.policy import Flow, Mode
 from mts_service.errors import ErrorCode
@@ -228,6 +229,21 @@ SmsReceipt = model("SmsReceipt", GATEWAY_NS, [
     ("refusalCode", optional(Unicode)),
 ], "What MTS made of the message, and the text to send back to the sender.")
 
+BillingReport_ = enum_type("BillingStatus", [s.value for s in BillingStatus if s in REPORTABLE], GATEWAY_NS)
+Recovery_ = enum_type("Recovery", _values(Recovery), GATEWAY_NS)
+
+BillingReceipt = model("BillingReceipt", GATEWAY_NS, [
+    ("messageId", required(Unicode)),
+    ("status", BillingReport_()),
+    # Present when a credit held until billed ran on this confirmation: replyText must then
+    # be sent to the sender as an MT (it may hold the code).
+    ("outcome", ReceiptOutcome_(min_occurs=0)),
+    ("replyText", optional(Unicode)),
+    # Present on FAILED for a paid message: where the payment was taken back from.
+    ("reversal", Recovery_(min_occurs=0)),
+    ("duplicate", required(Boolean)),
+], "The operator's word on one message, as MTS recorded it; the same report again gets the same receipt.")
+
 
 # -- shop ---------------------------------------------------------------------------
 
@@ -296,12 +312,39 @@ ReportRow = model("ReportRow", ADMIN_NS, [
     ("forfeitsMinor", required(Long)),
     ("expiriesMinor", required(Long)),
     ("reversalsMinor", required(Long)),
+    # By the message's day, as the operator reports its charges (docs/reconciliation.md):
+    # billed = messages - failed, the figures an operator's report is compared with.
+    ("failedMessages", required(Long)),
+    ("failedGrossMinor", required(Long)),
+    ("failedNetMinor", required(Long)),
+    ("confirmedMessages", required(Long)),
+    ("pendingMessages", required(Long)),
+    ("billedMessages", required(Long)),
+    ("billedGrossMinor", required(Long)),
+    ("billedNetMinor", required(Long)),
 ], "One day x premium number x operator; amounts in minor units of the row's currency.")
+
+DeliveryDay = model("DeliveryDay", ADMIN_NS, [
+    ("day", required(Date)),
+    ("delivered", required(Long)),
+    ("refused", required(Long)),
+    ("notDelivered", required(Long)),
+    ("cancelled", required(Long)),
+], "Delivery outcomes reported on one day, all premium numbers together.")
 
 Report = model("Report", ADMIN_NS, [
     ("firstDay", required(Date)),
     ("lastDay", required(Date)),
     ("rows", repeated(ReportRow)),
+    ("deliveries", repeated(DeliveryDay)),
+])
+
+BillingConfirmation = model("BillingConfirmation", ADMIN_NS, [
+    ("day", required(Date)),
+    ("premiumNumber", required(Unicode)),
+    ("operator", optional(Unicode)),
+    ("confirmed", required(Long)),
+    ("heldLeft", required(Long)),  # held messages: confirmed only by the gateway's ReportBilling
 ])
 
 PremiumNumberDoc = model("PremiumNumber", ADMIN_NS, [

@@ -305,3 +305,20 @@ def test_report_shows_failed_figures_on_the_message_day(ctx, clock):
     # The ledger's reversal is on the day it happened.
     assert rows[((day + timedelta(days=1)).isoformat(), PREMIUM, "IAM")].reversals_minor == 500
     assert held.outcome is ReceiptOutcome.HELD
+
+
+def test_report_counts_delivery_outcomes_per_day(ctx, clock):
+    set_policy(ctx)
+    day = clock.now().date()
+    from mts_service.domain.orders import DeliveryOutcome
+
+    customer = customer_with_advance(ctx, count=3)
+    placed = [orders.place_order(ctx, order(customer.reference)).order for _ in range(3)]
+    orders.report_delivery(ctx, placed[0].order_id, DeliveryOutcome.DELIVERED)
+    orders.report_delivery(ctx, placed[1].order_id, DeliveryOutcome.REFUSED)
+    clock.advance(timedelta(days=1))
+    orders.report_delivery(ctx, placed[2].order_id, DeliveryOutcome.CANCELLED)
+    report = admin.get_report(ctx, day, day + timedelta(days=1))
+    first, second = report.deliveries
+    assert (first.day, first.delivered, first.refused, first.refusal_rate) == (day.isoformat(), 1, 1, 0.5)
+    assert (second.cancelled, second.refusal_rate) == (1, None)

@@ -15,9 +15,9 @@ from soap_wsgi import ROOT, WSDL_DIR, call_wsgi
 
 NAMES = ("gateway", "shop", "admin")
 OPERATIONS = {
-    "gateway": ["SubmitSms"],
+    "gateway": ["SubmitSms", "ReportBilling"],
     "shop": ["RegisterCustomer", "RedeemCode", "GetAuthorization", "PlaceOrder", "ReportDelivery"],
-    "admin": ["RevokeAuthorization", "GetCustomer", "GetLedger", "GetReport", "GetPolicy", "SetPolicy"],
+    "admin": ["RevokeAuthorization", "GetCustomer", "GetLedger", "GetReport", "GetPolicy", "SetPolicy", "ConfirmBilling"],
 }
 
 

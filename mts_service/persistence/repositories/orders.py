@@ -13,6 +13,9 @@ from mts_service.persistence.tables import orders as t
 _BY_ID = Prepared(select(t).where(t.c.order_id == bindparam("oid")))
 _INSERT = Prepared(insert_row(t))
 _ALL = Prepared(select(t))
+_OUTCOMES_BETWEEN = Prepared(
+    select(t.c.outcome_at, t.c.status).where(t.c.outcome_at >= bindparam("since"), t.c.outcome_at < bindparam("until"))
+)
 _BY_CUSTOMER = Prepared(select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.placed_at, t.c.order_id))
 _CLOSE = Prepared(
     update(t)
@@ -49,6 +52,10 @@ class OrderRepository:
 
     def for_customer(self, customer_id: int) -> list[Order]:
         return [_order(r) for r in self._db.execute(_BY_CUSTOMER, {"cid": customer_id})]
+
+    def outcomes_between(self, since, until) -> list[tuple]:
+        """(outcome_at, status) of the orders whose delivery outcome was reported in [since, until)."""
+        return [(r.outcome_at, r.status) for r in self._db.execute(_OUTCOMES_BETWEEN, {"since": since, "until": until})]
 
     def all(self) -> list[Order]:
         return [_order(r) for r in self._db.execute(_ALL)]
