@@ -34,7 +34,6 @@ import queue
 import random
 import re
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -611,8 +610,6 @@ def run_load(
     out: TextIO | None = None,
 ) -> LoadResult:
     """Play the mix, inject the faults, check the books; print the result to ``out``."""
-    from mts_service.cluster import cpu_seconds
-
     config.check()
     if config.faults and cluster is None:
         raise LoadRefused("faults need the cluster (--dir)")
