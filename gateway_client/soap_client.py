@@ -143,8 +143,16 @@ class _PinnedVerifySession(requests.Session):
         return settings
 
 
+def _refuse_non_soap_status(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    # MTS answers 200 or 500 (a signed Fault). Anything else is a proxy or balancer speaking
+    # (haproxy's 503 page parses as XML): never hand it to the signature check.
+    if response.status_code not in (200, 500):
+        raise requests.HTTPError(f"HTTP {response.status_code} from {response.url}", response=response)
+
+
 def make_session(config: ClientConfig, role: str) -> requests.Session:
     session = _PinnedVerifySession()
+    session.hooks["response"].append(_refuse_non_soap_status)
     if config.verify is None:
         session.verify = str(config.ca_path) if config.ca_path.is_file() else True
     else:

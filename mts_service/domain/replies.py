@@ -200,6 +200,7 @@ def _language(language: str | Language) -> Language:
 # --- values ------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)  # a handful of amounts recur (prices x counts) and Babel is slow
 def format_amount(minor: int, currency: str, language: str | Language) -> str:
     """``1500, "MAD"`` → fr ``"15,00 MAD"``, en ``"15.00 MAD"``, ar ``"‏15.00 د.م.‏"``."""
     lang = _language(language)

@@ -183,7 +183,8 @@ def _credit(
         uow.wallets.save(replace(wallet, kind=kind, sms_count=count, amount_minor=amount), now)
         return _Credit(ReceiptOutcome.PROGRESS, None, None, count, needed, kind)
 
-    uow.wallets.save(replace(wallet, kind=None, sms_count=0, amount_minor=0), now)
+    if wallet.sms_count or wallet.kind is not None:  # an empty wallet stays empty: no write
+        uow.wallets.save(replace(wallet, kind=None, sms_count=0, amount_minor=0), now)
     validity = policy.validity(kind)
     code = code_hash = None
     if customer is not None:
@@ -235,49 +236,32 @@ def _unique_code(ctx: ServiceContext, uow, policy: Policy) -> str:
 def _reply(
     policy: Policy, premium: PremiumNumber, language: str, credit: _Credit, parsed: ParsedText, unknown_username: bool
 ) -> str:
-    templates = policy.effective_templates()
-    segments = policy.max_reply_segments
-    suffix: list[replies.TemplateKey] = []
-    if not parsed.keyword_matched:
-        suffix += [replies.TemplateKey.NO_KEYWORD, replies.TemplateKey.HELP]
-    elif parsed.help_asked:
-        suffix.append(replies.TemplateKey.HELP)
-    prefix = [replies.TemplateKey.USERNAME_UNKNOWN] if unknown_username else []
-    help_values = {"keyword": "", "price": ""}
-    if replies.TemplateKey.HELP in suffix:
-        help_values = _help_values(policy)
+    """The main sentence, plus the optional ones that still fit the allowed segments."""
+    key = replies.TemplateKey
+    prefix = [key.USERNAME_UNKNOWN] if unknown_username else []
+    suffix = [key.NO_KEYWORD, key.HELP] if not parsed.keyword_matched else [key.HELP] if parsed.help_asked else []
+    values: dict = {}
+    if key.HELP in suffix:
+        # Help tells how to pay at the number the customer just used.
+        values.update(keyword=premium.keywords[0], price=premium.price)
     if credit.outcome is ReceiptOutcome.CODE_ISSUED:
-        grant = credit.grant
-        assert grant is not None and credit.code is not None
-        return replies.render_reply(
-            templates, language, replies.TemplateKey.CODE_ISSUED, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
-            code=credit.code, amount=grant.value, validity=policy.codes.ttl, kind=grant.kind.value, **_only_needed(help_values, suffix),
-        )
-    if credit.outcome is ReceiptOutcome.CREDITED:
-        grant = credit.grant
-        assert grant is not None
-        return replies.render_reply(
-            templates, language, replies.TemplateKey.CREDITED, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
-            amount=grant.value, kind=grant.kind.value, validity=grant.validity, **_only_needed(help_values, suffix),
-        )
-    if credit.outcome is ReceiptOutcome.HELD:
-        return replies.render_reply(
-            templates, language, replies.TemplateKey.HELD, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
-            amount=premium.price, **_only_needed(help_values, suffix),
-        )
+        assert credit.grant is not None and credit.code is not None
+        main = key.CODE_ISSUED
+        values.update(code=credit.code, amount=credit.grant.value, validity=policy.codes.ttl, kind=credit.grant.kind.value)
+    elif credit.outcome is ReceiptOutcome.CREDITED:
+        assert credit.grant is not None
+        main = key.CREDITED
+        values.update(amount=credit.grant.value, kind=credit.grant.kind.value, validity=credit.grant.validity)
+    elif credit.outcome is ReceiptOutcome.HELD:
+        main = key.HELD
+        values.update(amount=premium.price)
+    else:
+        main = key.PROGRESS
+        values.update(count=credit.count, needed=credit.needed)
     return replies.render_reply(
-        templates, language, replies.TemplateKey.PROGRESS, prefix_keys=prefix, suffix_keys=suffix, max_segments=segments,
-        count=credit.count, needed=credit.needed, **_only_needed(help_values, suffix),
+        policy.effective_templates(), language, main, prefix_keys=prefix, suffix_keys=suffix,
+        max_segments=policy.max_reply_segments, **values,
     )
-
-
-def _help_values(policy: Policy) -> dict:
-    first = policy.premium_numbers[0]
-    return {"keyword": first.keywords[0], "price": first.price}
-
-
-def _only_needed(values: dict, suffix: list) -> dict:
-    return values if replies.TemplateKey.HELP in suffix else {}
 
 
 def credit_held(ctx: ServiceContext, uow, policy: Policy, message, customer: Customer | None, now: datetime) -> tuple[_Credit, str]:

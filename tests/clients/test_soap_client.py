@@ -204,3 +204,23 @@ def test_html_error_page_is_service_unavailable():
     shop = ShopClient(REPO / "wsdl" / "shop.wsdl", endpoint="http://mts.test/shop", transport=transport)
     with pytest.raises(ServiceUnavailable):
         shop.get_authorization("c1")
+
+
+def test_a_balancer_error_page_is_unavailable_not_untrusted():
+    import requests
+
+    from gateway_client.errors import ServiceUnavailable
+    from gateway_client.soap_client import ClientConfig, UntrustedResponse, call, make_session
+
+    session = make_session(ClientConfig(url="http://127.0.0.1:9"), "gateway")
+    response = requests.Response()
+    response.status_code, response.url = 503, "http://lb/gateway"
+    response._content = b"<html><body><h1>503 Service Unavailable</h1></body></html>"
+
+    def operation():
+        for hook in session.hooks["response"]:
+            hook(response)
+
+    with pytest.raises(ServiceUnavailable) as caught:
+        call(operation)
+    assert not isinstance(caught.value, UntrustedResponse)

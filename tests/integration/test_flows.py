@@ -158,3 +158,14 @@ def test_registered_number_with_premium_number_spelling(ctx):
     set_policy(ctx)
     receipt = send(ctx, number=f" {PREMIUM} ")
     assert receipt.outcome is ReceiptOutcome.CODE_ISSUED
+
+
+def test_help_is_added_when_the_segments_allow_and_names_the_number_used(ctx):
+    set_policy(ctx, max_reply_segments=3)
+    receipt = send(ctx, text="bonjour", number="7576")
+    assert "Mot-clé non reconnu" in receipt.reply_text and "CAUTION" in receipt.reply_text
+    assert "10,00 MAD" in receipt.reply_text
+    one_sms = set_policy(ctx, max_reply_segments=1)
+    assert one_sms.max_reply_segments == 1
+    short = send(ctx, text="bonjour")
+    assert "Mot-clé" not in short.reply_text and code_in(short.reply_text)
