@@ -1,41 +1,4 @@
-"""The bare Spyne echo service of bench/signed_bench.py: no signatures, no database.
+"""The bare Spyne echo service, kept here for ``bench/signed_bench.py``; it lives in
+``mts_service.benchmark.echo`` (the gunicorn target of ``mts-service bench``)."""
 
-Same Spyne protocol settings as the MTS services (SOAP 1.1 in and out, lxml schema
-validation of requests), one operation that returns its text. gunicorn target:
-``echo_app:application`` with ``bench/`` on the path.
-"""
-
-from __future__ import annotations
-
-from spyne import Application, ServiceBase, Unicode, rpc
-from spyne.protocol.soap import Soap11
-from spyne.server.wsgi import WsgiApplication
-
-TNS = "urn:mts:bench:echo"
-
-
-class EchoService(ServiceBase):
-    @rpc(Unicode, _returns=Unicode)
-    def Echo(ctx, text):  # noqa: N802,N805 - SOAP operation name
-        return text
-
-
-def _healthz_or(app: WsgiApplication):
-    def route(environ, start_response):
-        if environ.get("PATH_INFO") == "/healthz":
-            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-            return [b"ok"]
-        return app(environ, start_response)
-
-    return route
-
-
-application = _healthz_or(WsgiApplication(Application(
-    [EchoService], tns=TNS, name="Echo", in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())))
-
-
-def echo_request(text: str) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
-        f'<soap:Body><e:Echo xmlns:e="{TNS}"><e:text>{text}</e:text></e:Echo></soap:Body></soap:Envelope>'
-    ).encode()
+from mts_service.benchmark.echo import EchoService, application, echo_request  # noqa: F401

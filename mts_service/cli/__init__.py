@@ -14,12 +14,13 @@ from typing import Sequence
 
 from mts_service import __version__
 from mts_service.cli import certs, db, ops, serve, wsdl
-from mts_service.cli import demo
+from mts_service.cli import bench, demo
 from mts_service.cli import cluster as cluster_cli
 
 COMMANDS = [serve, db, wsdl, ops, certs]
 COMMANDS.append(demo)
 COMMANDS.append(cluster_cli)
+COMMANDS.append(bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,36 @@
+"""``mts-service bench --json``: runs end to end on a few requests and prints the figures
+as JSON (shape only: no assertion on speed; the benchmark is not a timed test)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+OPERATIONS = ("SubmitSms", "RedeemCode", "PlaceOrder", "Echo")
+KEYS = {"rps", "p50_ms", "p99_ms", "ratio_to_echo"}
+
+
+def test_bench_prints_json_per_operation(tmp_path):
+    generator = "wrk" if shutil.which("wrk") else "python"
+    run = subprocess.run(
+        [sys.executable, "-m", "mts_service", "bench", "--requests", "12", "--connections", "2", "--customers", "4",
+         "--no-tls", "--json", "--generator", generator],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout)
+    assert report["key_type"] == "rsa" and report["workers"] == 2
+    operations = report["modes"]["http"]["operations"]
+    assert set(operations) == set(OPERATIONS)
+    for name in OPERATIONS:
+        figures = operations[name]
+        assert KEYS <= set(figures), (name, figures)
+        assert figures["faults"] == 0 and figures["ok"] == (48 if name == "Echo" else 12), (name, figures)
+        assert figures["rps"] > 0 and 0 < figures["p50_ms"] <= figures["p99_ms"]
+    assert operations["Echo"]["ratio_to_echo"] == 1.0
