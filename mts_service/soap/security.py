@@ -37,7 +37,7 @@ from mts_service.wssec.profile import SecurityProfile
 from mts_service.wssec.replay import ReplayCache
 from mts_service.wssec.sign import SigningKey, sign_envelope
 from mts_service.wssec.trust import TrustStore
-from mts_service.wssec.verify import VerifiedMessage, build_envelope_from_body, verify_envelope
+from mts_service.wssec.verify import VerifiedMessage, envelope_from_canonical_body, verify_envelope
 
 log = logging.getLogger("mts.wssec")
 
@@ -174,7 +174,7 @@ class SecurityMiddleware:
             "verified request %s: role %s, cert %s, signature %s",
             request_id, message.role, message.fingerprint[:16], message.signed_info_digest[:16],
         )
-        fresh = build_envelope_from_body(message.body)
+        fresh = envelope_from_canonical_body(message.body_c14n)  # the verified bytes, wrapped
         inner = dict(environ)
         inner["wsgi.input"] = io.BytesIO(fresh)
         inner["CONTENT_LENGTH"] = str(len(fresh))
