@@ -174,13 +174,14 @@ def _check_envelope(root: etree._Element) -> tuple[etree._Element, etree._Elemen
     return header, body, security
 
 
+# Every id-like attribute in any namespace (Id, ID, id, wsu:Id, x:Id, xml:id), in one C-level pass.
+_ID_VALUES = etree.XPath("//@*[local-name()='Id' or local-name()='ID' or local-name()='id']")
+
+
 def _check_ids(root: etree._Element) -> None:
-    counts: Counter[str] = Counter()
-    for node in root.iter(tag=etree.Element):
-        for _, value in _id_attributes(node):
-            counts[value.strip()] += 1
-    duplicated = [value for value, count in counts.items() if count > 1]
-    if duplicated:
+    values = [str(value).strip() for value in _ID_VALUES(root)]
+    if len(values) != len(set(values)):
+        duplicated = [value for value, count in Counter(values).items() if count > 1]
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"id value(s) used more than once: {duplicated[:3]}")
 
 
