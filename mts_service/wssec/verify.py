@@ -86,6 +86,18 @@ def _elements(node: etree._Element) -> list[etree._Element]:
     return [child for child in node if isinstance(child.tag, str)]
 
 
+def _text(node: etree._Element) -> str:
+    """The character content of a leaf element, comments skipped (PIs are refused at parse time).
+
+    Exclusive c14n *without comments* is what was signed, so a comment inserted after signing
+    (``<wsu:Created>2026-…<!-- x -->Z</wsu:Created>``) must neither split the value (``.text``
+    stops at the comment) nor add to it. Callers refuse element children separately.
+    """
+    if len(node) == 0:
+        return node.text or ""
+    return "".join(node.itertext())
+
+
 def _has_text(node: etree._Element) -> bool:
     if node.text and node.text.strip():
         return True
@@ -260,7 +272,7 @@ def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structu
         c14n_prefixes=c14n_prefixes,
         signature_method=signature_method,
         references=tuple(refs),
-        signature_value=parts[1].text or "",
+        signature_value=_text(parts[1]),
         body=body,
     )
 
@@ -296,7 +308,7 @@ def _check_reference(reference: etree._Element, profile: SecurityProfile) -> _Re
         raise _refuse(ErrorCode.SECURITY_ALGORITHM, f"digest {parts[1].get('Algorithm')!r} not allowed on {uri}")
     if _elements(parts[1]) or _elements(parts[2]):
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"reference {uri}: unexpected content in its digest")
-    return _Reference(uri, prefixes, parts[1].get("Algorithm") or "", parts[2].text or "")
+    return _Reference(uri, prefixes, parts[1].get("Algorithm") or "", _text(parts[2]))
 
 
 def _check_key_info(key_info: etree._Element, bst_id: str) -> None:
@@ -323,7 +335,7 @@ def load_token(bst: etree._Element, profile: SecurityProfile) -> x509.Certificat
         raise _refuse(ErrorCode.SECURITY_UNTRUSTED_CERT, f"token EncodingType {bst.get('EncodingType')!r}")
     if _elements(bst):
         raise _refuse(ErrorCode.SECURITY_UNTRUSTED_CERT, "token has child elements")
-    text = bst.text or ""
+    text = _text(bst)
     if len(text) > profile.max_token_bytes:
         raise _refuse(ErrorCode.SECURITY_UNTRUSTED_CERT, "token too long")
     compact = "".join(text.split())
@@ -373,8 +385,10 @@ def _timestamp_values(timestamp: etree._Element) -> tuple[str | None, str | None
     tags = [c.tag for c in children]
     if tags not in ([ns.CREATED], [ns.CREATED, ns.EXPIRES]):
         raise _refuse(ErrorCode.SECURITY_EXPIRED, "wsu:Timestamp must hold Created then Expires")
-    created = children[0].text
-    expires = children[1].text if len(children) == 2 else None
+    if any(_elements(child) for child in children):
+        raise _refuse(ErrorCode.SECURITY_EXPIRED, "wsu:Created and wsu:Expires must hold text only")
+    created = _text(children[0])
+    expires = _text(children[1]) if len(children) == 2 else None
     return created, expires
 
 

@@ -78,3 +78,40 @@ def rewrap_base64(text: str, width: int = 64, newline: str = "\n") -> str:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def _exc_c14n(node: etree._Element, prefixes: list[str] | None = None) -> bytes:
+    return etree.tostring(node, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes)
+
+
+def raw_signature(key, data: bytes) -> bytes:  # type: ignore[no-untyped-def]
+    """XML-DSig SignatureValue bytes by ``key`` over ``data``: PKCS#1 v1.5 SHA-256, or ECDSA raw r‖s."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+    size = (key.curve.key_size + 7) // 8
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def resign_signed_info(root: etree._Element, key) -> etree._Element:  # type: ignore[no-untyped-def]
+    """Re-sign the (possibly edited) ds:SignedInfo as it now stands, digests untouched:
+    the SignatureValue becomes valid again, so only the edit itself can be refused."""
+    signed_info = find(root, "soap:Header/wsse:Security/ds:Signature/ds:SignedInfo")
+    method = find(signed_info, "ds:CanonicalizationMethod")
+    inclusive = method.find(f"{{{ns.EC}}}InclusiveNamespaces")
+    prefixes = inclusive.get("PrefixList").split() if inclusive is not None else None
+    value = find(root, "soap:Header/wsse:Security/ds:Signature/ds:SignatureValue")
+    value.text = b64(raw_signature(key, _exc_c14n(signed_info, prefixes)))
+    return root
+
+
+def redigest(root: etree._Element, uri: str, digest: Callable[[bytes], bytes]) -> None:
+    """Recompute the DigestValue of Reference ``uri`` with ``digest`` over its exc-c14n target."""
+    target = root.xpath("//*[@wsu:Id=$v]", namespaces=N, v=uri[1:])[0]
+    for ref in find(root, "soap:Header/wsse:Security/ds:Signature/ds:SignedInfo").findall("ds:Reference", N):
+        if ref.get("URI") == uri:
+            find(ref, "ds:DigestValue").text = b64(digest(_exc_c14n(target)))
