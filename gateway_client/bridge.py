@@ -31,7 +31,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
-from random import Random
 from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -41,7 +40,7 @@ from mts_service.clock import UTC, Clock, SystemClock
 from .errors import MtsFaultError, ServiceUnavailable
 from .models import Channel, InboundMessage, SmsReceipt
 from .sendsms import Sender, SendFailed, needs_ucs2
-from .spool import PENDING, Spool, SpoolEntry, next_delay
+from .spool import PENDING, Jitter, Spool, SpoolEntry, next_delay
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +155,7 @@ class Bridge:
         *,
         sender: Sender,
         clock: Clock | None = None,
-        rng: Random | None = None,
+        rng: Jitter | None = None,
         sync_timeout: float = 5.0,
         lease: timedelta = timedelta(minutes=2),
         poll_interval: float = 1.0,

@@ -20,13 +20,12 @@ function of the attempt number and an injected random source rather than a sleep
 
 from __future__ import annotations
 
-import random
 import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 from mts_service.clock import UTC, Clock, ensure_utc
 
@@ -41,7 +40,14 @@ REPLY_PENDING = "reply_pending"
 REPLY_SENT = "reply_sent"
 
 
-def next_delay(attempt: int, rng: random.Random, *, base: float = 2.0, cap: float = 300.0) -> float:
+class Jitter(Protocol):
+    """What backoff needs of a random source: ``secrets.SystemRandom()`` in production, a
+    seeded generator in tests."""
+
+    def uniform(self, a: float, b: float) -> float: ...
+
+
+def next_delay(attempt: int, rng: Jitter, *, base: float = 2.0, cap: float = 300.0) -> float:
     """Seconds to wait before retry number ``attempt`` (1 = first retry): full jitter.
 
     The ceiling doubles per attempt from ``base`` up to ``cap``; the delay is uniform in
