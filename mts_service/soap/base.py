@@ -7,6 +7,14 @@
   validation, malformed XML, wrong envelope), with ``faults.fault_envelope``.
 - The service context (unit of work, clock, keys) hangs on the Application instance, so
   a method reaches it as ``service_context(ctx)``: no globals.
+- ``MtsSoap11`` is Spyne's SOAP 1.1 protocol with two hand-off hooks for the WS-Security
+  middleware (``soap.security``), both keyed by WSGI environ entries that no HTTP client
+  can set: on the way in it takes the already verified soap:Body element
+  (``VERIFIED_BODY_KEY``) instead of re-parsing bytes, and schema validation still runs on
+  it (``decompose_incoming_envelope`` → ``validate_body``, the compiled lxml XMLSchema);
+  on the way out, when asked to (``OUT_DOCUMENT_KEY`` present), it leaves the response
+  envelope element in the environ for the middleware to sign, instead of serialising it
+  for the middleware to parse again. Without those keys it is plain ``Soap11``.
 """
 
 from __future__ import annotations
@@ -14,8 +22,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable
 
+from lxml import etree
 from spyne import Application, ServiceBase
+from spyne.const.http import HTTP_405
+from spyne.error import RequestNotAllowed
 from spyne.protocol.soap import Soap11
+from spyne.server.http import HttpTransportContext
 from spyne.server.wsgi import WsgiApplication
 
 from mts_service.errors import MtsError
@@ -27,6 +39,50 @@ log = logging.getLogger("mts.soap")
 
 OPERATION_KEY = "mts.operation"
 FAULT_KEY = "mts.fault"
+VERIFIED_BODY_KEY = "mts.wssec.body"
+"""environ: the verified soap:Body element (a tree of its own), set by SecurityMiddleware only."""
+OUT_DOCUMENT_KEY = "mts.wssec.out_document"
+"""environ: present (None) when the middleware wants the response tree; MtsSoap11 puts the
+response envelope element there and writes no bytes."""
+
+_SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+_ENVELOPE = f"{{{_SOAP11_ENV}}}Envelope"
+_XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
+
+
+def _req_env(ctx: Any) -> dict | None:
+    transport = getattr(ctx, "transport", None)
+    env = getattr(transport, "req_env", None)
+    return env if isinstance(env, dict) else None
+
+
+class MtsSoap11(Soap11):
+    """Soap11 that takes the verified Body tree in, and hands the response tree out."""
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        env = _req_env(ctx)
+        body = env.get(VERIFIED_BODY_KEY) if env is not None else None
+        if body is None:
+            return super().create_in_document(ctx, charset)
+        if isinstance(ctx.transport, HttpTransportContext):  # Soap11's own HTTP checks
+            if ctx.transport.get_request_content_type() is None or ctx.transport.get_request_method() != "POST":
+                ctx.transport.resp_code = HTTP_405
+                raise RequestNotAllowed("You must issue a POST request with the Content-Type header properly set.")
+        envelope = etree.Element(_ENVELOPE, nsmap={"soap": _SOAP11_ENV})
+        envelope.append(body)
+        # What etree.XMLID would have collected from the same bytes (no DTD: xml:id only),
+        # so that Spyne's SOAP-encoding href resolution behaves as on a parsed string.
+        ids = {node.get(_XML_ID): node for node in body.iter() if node.get(_XML_ID) is not None}
+        ctx.in_document = (envelope, ids)
+        return None
+
+    def create_out_string(self, ctx: Any, charset: str | None = None) -> None:
+        env = _req_env(ctx)
+        if env is not None and OUT_DOCUMENT_KEY in env and ctx.out_document is not None:
+            env[OUT_DOCUMENT_KEY] = ctx.out_document
+            ctx.out_string = []
+            return
+        super().create_out_string(ctx, charset)
 _QUIET_SPYNE_LOGGERS = (
     "spyne.application.client", "spyne.protocol.xml.invalid", "spyne.protocol.soap.soap11.invalid", "spyne.server.wsgi",
 )
@@ -36,8 +92,8 @@ class MtsApplication(Application):
     def __init__(self, services: list[type[ServiceBase]], *, tns: str, name: str, context: ServiceContext) -> None:
         super().__init__(
             services, tns=tns, name=name,
-            in_protocol=Soap11(validator="lxml"),
-            out_protocol=Soap11(),
+            in_protocol=MtsSoap11(validator="lxml"),
+            out_protocol=MtsSoap11(),
         )
         self.mts_context = context
         # Spyne logs every Client fault with a traceback, and an unparsable request with

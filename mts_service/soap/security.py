@@ -7,10 +7,15 @@ On a POST to a protected path (``/gateway``, ``/shop``, ``/admin``):
 2. parse once with the hardened parser and verify with ``verify_envelope`` (signature, trust, timestamp,
    replay, and that the certificate's role may call this path), then check that a
    non-empty SOAPAction names the signed operation;
-3. hand the inner application a fresh envelope holding only the verified Body
-   (``wsgi.input`` and ``CONTENT_LENGTH`` replaced; the ``VerifiedMessage`` is in
-   ``environ["mts.wssec"]``, the request id in ``environ["mts.request_id"]``);
-4. sign whatever the application answers, faults included, whatever the status.
+3. hand the inner application only the verified Body: as an element in
+   ``environ[VERIFIED_BODY_KEY]`` (taken as is by ``soap.base.MtsSoap11``, which still
+   schema-validates it: no second parse), and as a fresh envelope around the verified
+   canonical bytes in ``wsgi.input`` for any other application; the ``VerifiedMessage``
+   is in ``environ["mts.wssec"]``, the request id in ``environ["mts.request_id"]``;
+4. sign whatever the application answers, faults included, whatever the status: the
+   response envelope element itself when the application leaves it in
+   ``environ[OUT_DOCUMENT_KEY]`` (MtsSoap11 does; no serialise/parse round trip),
+   otherwise the bytes it answered, parsed.
 
 GET and HEAD (``?wsdl``, ``/healthz``, ``/metrics``) and unprotected paths pass through
 untouched. Our own refusals are SOAP 1.1 Faults with HTTP 500, ``soap:Client`` and the
@@ -32,6 +37,7 @@ from lxml import etree
 
 from mts_service.clock import Clock
 from mts_service.errors import ErrorCode, SecurityError
+from mts_service.soap.base import OUT_DOCUMENT_KEY, VERIFIED_BODY_KEY
 from mts_service.wssec import ns
 from mts_service.wssec.profile import SecurityProfile
 from mts_service.wssec.replay import ReplayCache
@@ -123,7 +129,11 @@ class SecurityMiddleware:
 
         try:
             status, headers, body = self._call_inner(inner_environ)
-            signed = self._sign_bytes(body)
+            document = inner_environ.get(OUT_DOCUMENT_KEY)
+            if document is not None and not body:
+                signed = self._sign_document(document)
+            else:
+                signed = self._sign_bytes(body)
         except Exception:
             log.exception("unexpected error answering request %s", request_id)
             return self._fault(start_response, ErrorCode.INTERNAL_ERROR, "internal error", request_id)
@@ -181,6 +191,8 @@ class SecurityMiddleware:
         inner["CONTENT_TYPE"] = CONTENT_TYPE
         inner.pop("wsgi.input_terminated", None)
         inner["mts.wssec"] = message
+        inner[VERIFIED_BODY_KEY] = message.body
+        inner[OUT_DOCUMENT_KEY] = None
         return inner
 
     @staticmethod
@@ -223,8 +235,10 @@ class SecurityMiddleware:
         return captured["status"], captured["headers"], b"".join(chunks)
 
     def _sign_bytes(self, body: bytes) -> bytes:
-        envelope = etree.fromstring(body, parser=_response_parser())
-        if envelope.tag != ns.ENVELOPE:
+        return self._sign_document(etree.fromstring(body, parser=_response_parser()))
+
+    def _sign_document(self, envelope: etree._Element) -> bytes:
+        if not isinstance(envelope, etree._Element) or envelope.tag != ns.ENVELOPE:
             raise ValueError("inner application answered something other than a SOAP 1.1 envelope")
         return self._sign(envelope)
 

@@ -22,13 +22,7 @@ from mts_service.wssec.replay import InMemoryReplayCache
 from mts_service.wssec.sign import sign_envelope
 from mts_service.wssec.trust import TrustStore
 
-START = FixedClock().now()
-
-ECHO_BODY = (
-    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
-    b'<soap:Body><e:Echo xmlns:e="urn:mts:test:echo"><e:text>bonjour</e:text></e:Echo></soap:Body>'
-    b"</soap:Envelope>"
-)
+from wssec_helpers import ECHO_BODY, START, echo_text  # noqa: F401 - re-exported for older imports
 
 
 @dataclass
@@ -102,10 +96,6 @@ def sign(pki: Pki, clock: FixedClock) -> SignFn:
         return etree.tostring(envelope)
 
     return _sign
-
-
-def echo_text(body: etree._Element) -> str:
-    return body.findtext("{urn:mts:test:echo}Echo/{urn:mts:test:echo}text") or ""
 
 
 def cert_path(tmp: Path, cert: x509.Certificate) -> Path:

@@ -22,9 +22,13 @@ class EchoService(ServiceBase):
         return text
 
 
-def echo_wsgi_app() -> WsgiApplication:
+def echo_wsgi_app(*, handoff: bool = False) -> WsgiApplication:
+    """The echo app; ``handoff=True`` uses MTS's protocol (verified tree in, response tree out)."""
+    from mts_service.soap.base import MtsSoap11
+
+    protocol = MtsSoap11 if handoff else Soap11
     application = Application(
-        [EchoService], tns=TNS, name="Echo", in_protocol=Soap11(validator="lxml"), out_protocol=Soap11()
+        [EchoService], tns=TNS, name="Echo", in_protocol=protocol(validator="lxml"), out_protocol=protocol()
     )
     return WsgiApplication(application)
 
@@ -32,8 +36,8 @@ def echo_wsgi_app() -> WsgiApplication:
 class Router:
     """Mounts the echo app on /gateway, /shop and /admin, plus a GET /healthz; records what the app received."""
 
-    def __init__(self) -> None:
-        self.echo = echo_wsgi_app()
+    def __init__(self, *, handoff: bool = False) -> None:
+        self.echo = echo_wsgi_app(handoff=handoff)
         self.received: list[bytes] = []
         self.environs: list[dict] = []
 

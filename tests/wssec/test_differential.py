@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLVerifier
 
-from conftest import ECHO_BODY, START
+from wssec_helpers import ECHO_BODY, START
 from mts_service.errors import SecurityError
 from mts_service.wssec import ns
 from mts_service.wssec.replay import InMemoryReplayCache

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
-from conftest import ECHO_BODY, START, echo_text
+from wssec_helpers import ECHO_BODY, START, echo_text
 from mts_service.errors import ErrorCode, SecurityError
 from mts_service.pki import private_key_pem
 from mts_service.wssec import ns

@@ -9,7 +9,7 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 from lxml import etree
 
-from conftest import ECHO_BODY
+from wssec_helpers import ECHO_BODY
 from echo_service import Router
 from mts_service.errors import ErrorCode
 from mts_service.soap.security import SecurityMiddleware

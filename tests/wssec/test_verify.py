@@ -7,7 +7,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from lxml import etree
 from signxml import SignatureMethod
 
-from conftest import START, echo_text
+from wssec_helpers import START, echo_text
 from mts_service.errors import ErrorCode, SecurityError
 from mts_service.pki import make_cert
 from mts_service.wssec import ns

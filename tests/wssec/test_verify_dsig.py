@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
-from conftest import START, echo_text
+from wssec_helpers import START, echo_text
 from mts_service.errors import ErrorCode, SecurityError
 from mts_service.pki import private_key_pem
 from mts_service.wssec import ns

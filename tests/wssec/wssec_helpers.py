@@ -11,7 +11,24 @@ from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XM
 from signxml.algorithms import SignatureConstructionMethod
 from signxml.signer import SignatureReference
 
+from mts_service.clock import FixedClock
 from mts_service.wssec import ns
+
+# Shared by conftest.py and the test modules. Test modules import them from here, not from
+# ``conftest``: with tests/soap (or tests/e2e) in the same run, ``import conftest`` may
+# resolve to another directory's conftest.
+START = FixedClock().now()
+
+ECHO_BODY = (
+    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+    b'<soap:Body><e:Echo xmlns:e="urn:mts:test:echo"><e:text>bonjour</e:text></e:Echo></soap:Body>'
+    b"</soap:Envelope>"
+)
+
+
+def echo_text(body: etree._Element) -> str:
+    return body.findtext("{urn:mts:test:echo}Echo/{urn:mts:test:echo}text") or ""
+
 
 N = {
     "soap": ns.SOAP11,
