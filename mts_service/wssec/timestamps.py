@@ -17,8 +17,8 @@ _STAMP = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?
 
 
 def format_timestamp(value: datetime) -> str:
-    value = ensure_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat is C code (strftime was two thirds of the cost) and pads the year to 4 digits.
+    return ensure_utc(value).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_timestamp(text: str | None) -> datetime:
