@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # e2e_helpers beside the tests
 
-from e2e_helpers import POLICY, mts, serve  # noqa: E402
+from e2e_helpers import mts, serve, set_policy  # noqa: E402
 from mts_service.pki import create_dev_pki  # noqa: E402
 
 
@@ -28,12 +28,6 @@ def certs(e2e_dir) -> Path:
 def foreign_certs(e2e_dir) -> Path:
     """Same names and roles, another CA: nothing it signs may be trusted."""
     return create_dev_pki(e2e_dir / "foreign").directory
-
-
-def set_policy(url: str, certs: Path) -> None:
-    from shop_client import AdminClient
-
-    AdminClient.connect(url, certs_dir=certs).set_policy(POLICY)
 
 
 @pytest.fixture(scope="module")

@@ -206,3 +206,10 @@ def tls_handshake(server: Server, *, cert: str | None) -> ssl.SSLSocket:
     if not data:
         raise ssl.SSLError("connection closed without an answer")
     return tls
+
+
+def set_policy(url: str, certs: Path) -> None:
+    """The demo policy, set through the signed admin client."""
+    from shop_client import AdminClient
+
+    AdminClient.connect(url, certs_dir=certs).set_policy(POLICY)

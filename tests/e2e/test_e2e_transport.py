@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import set_policy
+from e2e_helpers import set_policy
 from e2e_helpers import mts, post, serve, sign, sms_request, tls_handshake
 
 pytestmark = pytest.mark.slow
