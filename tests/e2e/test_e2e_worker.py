@@ -2,7 +2,7 @@
 
 Spyne runs a full ``gc.collect()`` once a second in each worker when a method context closes
 (``spyne.const.MIN_GC_INTERVAL``); with this heap each one cost 50-180 ms, a quarter of a signed
-request's time and most of its p99 (bench/signed_bench.py --profile). The worker's module
+request's time and most of its p99 (measured under cProfile). The worker's module
 switches it off and freezes the start-up heap.
 """
 
