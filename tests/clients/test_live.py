@@ -240,3 +240,27 @@ def test_the_bridge_submits_through_the_gateway_client(live_server, clients, tmp
     finally:
         bridge.stop()
         spool.close()
+
+
+def test_an_expired_code_is_refused_over_the_wire(clients):
+    import copy
+    import re
+    import time
+
+    gateway, shop, admin = clients
+    policy = admin.get_policy()
+    short = copy.deepcopy(policy.settings)
+    short["codes"] = {**short.get("codes", {}), "ttl_seconds": 1}
+    admin.set_policy(short)
+    try:
+        receipt = sms(gateway, phone(), "PAY")
+        assert receipt.outcome is ReceiptOutcome.CODE_ISSUED
+        code = re.search(r"\b([0-9A-Z]{8})\b", receipt.reply_text).group(1)
+        ref = uid("c")
+        shop.register_customer(ref)
+        time.sleep(1.5)  # let the one-second TTL pass; nothing here measures speed
+        with pytest.raises(MtsFaultError) as info:
+            shop.redeem_code(ref, code)
+        assert (info.value.code, info.value.side) == ("CODE_EXPIRED", "Client")
+    finally:
+        admin.set_policy(copy.deepcopy(policy.settings))
