@@ -26,6 +26,7 @@ import yaml
 from gateway_client.soap_client import SoapClient
 from mts_service.domain.policy_codec import policy_from_dict, policy_to_dict
 from mts_service.errors import MtsError
+from mts_service.policy_wire import document_fields, settings_from_document
 
 from . import wire
 from .errors import InvalidPolicyFile
@@ -159,47 +160,10 @@ def load_policy_file(path: str | Path) -> Policy:
 
 def policy_to_wire(policy: Policy | Mapping[str, Any]) -> dict[str, Any]:
     settings = policy.settings if isinstance(policy, Policy) else dict(policy)
-    data = normalise_policy(settings)
-    codes = data["codes"]
-    doc: dict[str, Any] = {
-        "mode": data["mode"],
-        "currency": data["currency"],
-        "premiumNumbers": [
-            _compact({
-                "number": p["number"],
-                "priceMinor": p["price_minor"],
-                "netMinor": p["net_minor"],
-                "keywords": list(p["keywords"]),
-                "operators": list(p["operators"]),
-                "holdUntilBilled": p["hold_until_billed"],
-            })
-            for p in data["premium_numbers"]
-        ],
-        "advanceSms": data["advance_sms"],
-        "depositSms": data["deposit_sms"],
-        "depositOrders": data["deposit_orders"],
-        "depositValiditySeconds": data["deposit_validity_seconds"],
-        "advanceValiditySeconds": data["advance_validity_seconds"],
-        "flows": list(data["flows"]),
-        "codes": {
-            "length": codes["length"],
-            "alphabet": codes["alphabet"],
-            "ttlSeconds": codes["ttl_seconds"],
-            "maxFailedAttempts": codes["max_failed_attempts"],
-            "attemptWindowSeconds": codes["attempt_window_seconds"],
-        },
-        "defaultLanguage": data["default_language"],
-        "templates": [
-            {"language": language, "key": key, "text": text}
-            for language, texts in sorted(data["templates"].items())
-            for key, text in sorted(texts.items())
-        ],
-        "maxReplySegments": data["max_reply_segments"],
-        "autoRevokeOnRefusal": data["auto_revoke_on_refusal"],
-        "blockAfterForfeits": data["block_after_forfeits"],
-        "dailyCapPerSender": data["daily_cap_per_sender"],
-    }
-    return _compact(doc)
+    fields = document_fields(normalise_policy(settings))
+    del fields["version"]  # the version is the server's to give
+    fields["premiumNumbers"] = [_compact(p) for p in fields["premiumNumbers"]]
+    return _compact(fields)
 
 
 def _compact(values: dict[str, Any]) -> dict[str, Any]:
@@ -208,42 +172,4 @@ def _compact(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def policy_from_wire(doc: Any) -> Policy:
-    templates: dict[str, dict[str, str]] = {}
-    for template in doc.templates or ():
-        templates.setdefault(template.language, {})[template.key] = template.text or ""
-    codes = doc.codes
-    settings = {
-        "mode": doc.mode,
-        "currency": doc.currency,
-        "premium_numbers": [
-            {
-                "number": p.number,
-                "price_minor": int(p.priceMinor),
-                "net_minor": int(p.netMinor),
-                "keywords": list(p.keywords or ()),
-                "operators": list(p.operators or ()),
-                "hold_until_billed": bool(p.holdUntilBilled),
-            }
-            for p in doc.premiumNumbers or ()
-        ],
-        "advance_sms": doc.advanceSms,
-        "deposit_sms": doc.depositSms,
-        "deposit_orders": doc.depositOrders,
-        "deposit_validity_seconds": doc.depositValiditySeconds,
-        "advance_validity_seconds": doc.advanceValiditySeconds,
-        "flows": sorted(doc.flows or ()),
-        "codes": {
-            "length": codes.length,
-            "alphabet": codes.alphabet,
-            "ttl_seconds": codes.ttlSeconds,
-            "max_failed_attempts": codes.maxFailedAttempts,
-            "attempt_window_seconds": codes.attemptWindowSeconds,
-        },
-        "default_language": doc.defaultLanguage,
-        "templates": templates,
-        "max_reply_segments": doc.maxReplySegments,
-        "auto_revoke_on_refusal": bool(doc.autoRevokeOnRefusal),
-        "block_after_forfeits": doc.blockAfterForfeits,
-        "daily_cap_per_sender": doc.dailyCapPerSender,
-    }
-    return Policy(settings, version=doc.version)
+    return Policy(settings_from_document(doc), version=doc.version)
