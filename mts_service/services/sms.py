@@ -190,7 +190,9 @@ def _credit(
     if customer is not None:
         status, expires_at, code_expires_at = GrantStatus.ACTIVE, (now + validity if validity else None), None
     else:
-        code = _unique_code(ctx, uow, policy)
+        # 32^8 codes: a collision is rare, not impossible. The unique index on code_hash is
+        # the guard (no look-up first): a clash rolls back and the use case runs again.
+        code = generate_code(policy.codes.length, policy.codes.alphabet)
         code_hash = ctx.keys.code_hasher.hash(code)
         status, expires_at, code_expires_at = GrantStatus.PENDING_CODE, None, now + policy.codes.ttl
     grant = Grant(
@@ -221,16 +223,6 @@ def _kind_to_fund(uow, policy: Policy, beneficiary: str, now: datetime) -> Grant
         return GrantKind.DEPOSIT
     # BOTH: a payment funds the deposit first, then advances.
     return GrantKind.ADVANCE if uow.grants.has_live_deposit(beneficiary, now) else GrantKind.DEPOSIT
-
-
-def _unique_code(ctx: ServiceContext, uow, policy: Policy) -> str:
-    # 32^8 codes make a collision rare, not impossible: the unique index on code_hash is the
-    # final guard (a collision there rolls back and the whole use case is retried).
-    for _ in range(5):
-        code = generate_code(policy.codes.length, policy.codes.alphabet)
-        if uow.grants.by_code_hash(ctx.keys.code_hasher.hash(code)) is None:
-            return code
-    raise RuntimeError("could not draw an unused code")
 
 
 def _reply(
