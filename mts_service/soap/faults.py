@@ -66,6 +66,11 @@ class MtsFault(Fault):
 
 def fault_envelope(code: ErrorCode, message: str, request_id: str) -> bytes:
     """The serialized SOAP 1.1 Fault envelope (see the module docstring)."""
+    return etree.tostring(fault_element(code, message, request_id), xml_declaration=True, encoding="utf-8")
+
+
+def fault_element(code: ErrorCode, message: str, request_id: str) -> etree._Element:
+    """The Fault envelope as a tree (the security middleware signs it before serialising)."""
     envelope = etree.Element(f"{{{SOAP11_NS}}}Envelope", nsmap={"soap": SOAP11_NS})
     body = etree.SubElement(envelope, f"{{{SOAP11_NS}}}Body")
     fault = etree.SubElement(body, f"{{{SOAP11_NS}}}Fault")
@@ -76,7 +81,7 @@ def fault_envelope(code: ErrorCode, message: str, request_id: str) -> bytes:
     etree.SubElement(fault_detail, f"{{{FAULT_NS}}}code").text = code.value
     etree.SubElement(fault_detail, f"{{{FAULT_NS}}}message").text = message
     etree.SubElement(fault_detail, f"{{{FAULT_NS}}}requestId").text = request_id
-    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+    return envelope
 
 
 def classify(error: BaseException, in_document: Any = None) -> tuple[ErrorCode, str]:

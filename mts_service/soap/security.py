@@ -38,6 +38,7 @@ from lxml import etree
 from mts_service.clock import Clock
 from mts_service.errors import ErrorCode, SecurityError
 from mts_service.soap.base import OUT_DOCUMENT_KEY, VERIFIED_BODY_KEY
+from mts_service.soap.faults import fault_element
 from mts_service.wssec import ns
 from mts_service.wssec.profile import SecurityProfile
 from mts_service.wssec.replay import ReplayCache
@@ -65,21 +66,6 @@ def _response_parser() -> etree.XMLParser:
             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
         )
     return parser
-
-
-def fault_envelope(code: ErrorCode, message: str, request_id: str) -> etree._Element:
-    """A SOAP 1.1 Fault envelope with the MTS FaultDetail (the shape the SOAP layer uses too)."""
-    envelope = etree.Element(ns.ENVELOPE, nsmap={"soap": ns.SOAP11})
-    body = etree.SubElement(envelope, ns.BODY)
-    fault = etree.SubElement(body, ns.FAULT_TAG)
-    etree.SubElement(fault, "faultcode").text = f"soap:{code.side.value}"
-    etree.SubElement(fault, "faultstring").text = message
-    detail = etree.SubElement(fault, "detail")
-    fault_detail = etree.SubElement(detail, ns.qn(ns.FAULT, "FaultDetail"), nsmap={"f": ns.FAULT})
-    etree.SubElement(fault_detail, ns.qn(ns.FAULT, "code")).text = code.value
-    etree.SubElement(fault_detail, ns.qn(ns.FAULT, "message")).text = message
-    etree.SubElement(fault_detail, ns.qn(ns.FAULT, "requestId")).text = request_id
-    return envelope
 
 
 class SecurityMiddleware:
@@ -249,12 +235,12 @@ class SecurityMiddleware:
     def _fault(
         self, start_response: Callable[..., Any], code: ErrorCode, message: str, request_id: str
     ) -> list[bytes]:
-        envelope = fault_envelope(code, message, request_id)
+        envelope = fault_element(code, message, request_id)
         try:
             payload = self._sign(envelope)
         except Exception:  # never let a signing failure hide the refusal itself
             log.exception("could not sign the fault for request %s", request_id)
-            payload = etree.tostring(fault_envelope(code, message, request_id), xml_declaration=True, encoding="utf-8")
+            payload = etree.tostring(fault_element(code, message, request_id), xml_declaration=True, encoding="utf-8")
         start_response(
             "500 Internal Server Error",
             [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload)))],
