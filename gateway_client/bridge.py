@@ -365,6 +365,10 @@ def _respond(start_response: StartResponse, status: str, body: str) -> list[byte
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5; smsbox opens up to max-pending-requests calls at
+    # once (and all its queued retries together after a restart), and a SYN dropped on a
+    # full backlog costs that MO a retransmission delay or, worse, one of its retries.
+    request_queue_size = 128
 
 
 class _QuietHandler(WSGIRequestHandler):

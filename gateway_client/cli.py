@@ -371,9 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     kannel.add_argument("--smsbox-port", type=int, default=13001)
     kannel.add_argument("--host", default="127.0.0.1")
     kannel.add_argument("--max-messages", type=int, default=3)
-    kannel.add_argument("--http-request-retry", type=int, default=3,
-                        help="smsbox's retries of a failed bridge call, same %%I (default 3)")
-    kannel.add_argument("--http-queue-delay", type=int, default=2, help="seconds between those retries (default 2)")
+    kannel.add_argument("--http-request-retry", type=int, default=30,
+                        help="smsbox's retries of a failed bridge call, same %%I (default 30); "
+                             "retries x delay is the longest bridge outage that loses no MO")
+    kannel.add_argument("--http-queue-delay", type=int, default=10, help="seconds between those retries (default 10)")
     kannel.add_argument("--store-file")
     kannel.add_argument("--log-dir")
     kannel.add_argument("--output", "-o", help="write to this file instead of stdout")

@@ -18,8 +18,11 @@ Why each setting (see KANNEL.md):
   answers 202 with an empty body and the phone gets nothing now; the reply comes later by
   sendsms. The default "Could not fetch content, sorry." would be a lie about a paid SMS.
 * ``sendsms-chars`` widened so a late reply can go back to a masked (alphanumeric) sender.
-* ``http-request-retry``: a refused or failed call to the bridge (e.g. while it restarts) is
-  retried by smsbox with the same ``%I``.
+* ``http-request-retry`` × ``http-queue-delay``: a refused or failed call to the bridge (e.g.
+  while it restarts) is retried by smsbox with the same ``%I``. smsbox keeps those retries in
+  memory only and drops the MO after the last one, so their product is the longest bridge
+  outage that loses nothing: 30 × 10 s by default, five minutes, well above a supervised
+  restart.
 """
 
 from __future__ import annotations
@@ -74,8 +77,8 @@ def render_kannel_config(
     smsbox_port: int = 13001,
     host: str = "127.0.0.1",
     max_messages: int = 3,
-    http_request_retry: int = 3,
-    http_queue_delay: int = 2,
+    http_request_retry: int = 30,
+    http_queue_delay: int = 10,
     store_file: str | None = None,
     log_dir: str | None = None,
     log_level: int = 1,

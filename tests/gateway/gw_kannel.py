@@ -76,7 +76,7 @@ class _Partial:
 
 
 class KannelHarness:
-    def __init__(self, workdir: Path, *, http_request_retry: int = 10, http_queue_delay: int = 1) -> None:
+    def __init__(self, workdir: Path, *, http_request_retry: int = 60, http_queue_delay: int = 1) -> None:
         self.workdir = Path(workdir)
         self.bridge_port = free_port()
         self.bridge_url = f"http://127.0.0.1:{self.bridge_port}/kannel"

@@ -21,7 +21,7 @@ def test_config_has_the_settings_the_bridge_relies_on():
     for line in [
         'get-url = "http://127.0.0.1:8088/kannel?msgid=%I&from=%p&to=%P&text=%b&coding=%c&charset=%C&smsc=%i&ts=%T"',
         "mo-recode = true", 'reply-couldnotfetch = ""', "omit-empty = true", "accept-x-kannel-headers = true",
-        "http-request-retry = 3", "sendsms-port = 13013", 'username = "mts"', "group = sendsms-user",
+        "http-request-retry = 30", "http-queue-delay = 10", "sendsms-port = 13013", 'username = "mts"', "group = sendsms-user",
         "smsc = fake", "port = 10000", "max-messages = 3",
     ]:
         assert line in text.splitlines(), line

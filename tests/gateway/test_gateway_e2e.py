@@ -18,6 +18,7 @@ import re
 import subprocess
 from collections import Counter
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 import pytest
 
@@ -178,6 +179,18 @@ def phones(block: int, count: int) -> list[str]:
     return [f"+2126{block:02d}{i:06d}" for i in range(count)]
 
 
+def why_not_spooled(kannel, bridge: BridgeProcess, numbers: list[str]) -> str:
+    """What a failed spooling wait needs to be diagnosed: the spool's counts, the senders it
+    lacks and what smsbox logged about them (a lost MO shows as its retries running out)."""
+    spooled = {e.message.sender for e in bridge.spool_entries()}
+    missing = [number for number in numbers if number not in spooled]
+    smsbox_log = (kannel.workdir / "smsbox.log").read_text(errors="replace").splitlines()
+    about_missing = [line for line in smsbox_log if any(quote(m) in line or m in line for m in missing)]
+    return (f"spool counts {bridge.spool_counts()}; {len(missing)} missing: {missing[:20]}\n"
+            + "\n".join(about_missing[-40:]) + "\n-- bridge log --\n"
+            + "\n".join(bridge.log.read_text(errors="replace").splitlines()[-20:]))
+
+
 def test_outage_of_the_mts_with_the_bridge_killed_twice(kannel, tmp_path):
     """MTS down; N MOs through Kannel; the bridge killed -9 while spooling and again while
     draining; the MTS back: N payments in the ledger under N distinct ids, N phones answered."""
@@ -204,10 +217,17 @@ def test_outage_of_the_mts_with_the_bridge_killed_twice(kannel, tmp_path):
         bridge.start()
         for number in rest:
             kannel.send_mo(number, SERVICE_NUMBER, "PAY")
-        wait_until(lambda: bridge.spool_counts().get("pending") == n, timeout=180,
-                   message=f"all {n} MOs in the spool")
+        try:
+            wait_until(lambda: bridge.spool_counts().get("pending") == n, timeout=180,
+                       message=f"all {n} MOs in the spool")
+        except AssertionError as timeout:
+            raise AssertionError(f"{timeout}\n{why_not_spooled(kannel, bridge, numbers)}") from None
         assert not any(kannel.mts_to(number) for number in numbers)   # nothing sent while down
 
+        # Every entry is tried (and fails) soon after it is spooled; on a loaded machine the
+        # last ones may still wait for a free submitter thread, hence the wait.
+        wait_until(lambda: all(e.attempts >= 1 for e in bridge.spool_entries()), timeout=60,
+                   message="a first attempt at every spooled MO")
         listed = bridge.spool_cli("--json")                   # what an operator sees
         assert listed.returncode == 0, listed.stderr
         owed = json.loads(listed.stdout)
