@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from mts_service.clock import Clock, SystemClock
 from mts_service.persistence.fastsql import Db, Prepared
+from mts_service.persistence.sqlite_writers import writer_turn
 from mts_service.persistence.tables import replay_cache as t
 
 PURGE_EVERY = 1000
@@ -55,6 +56,10 @@ class SqlReplayCache:
         self._calls = itertools.count(1)
 
     def remember(self, key: str, expires_at: datetime) -> bool:
+        with writer_turn(self._engine):  # SQLite: a write, so it queues with the others
+            return self._remember_now(key, expires_at)
+
+    def _remember_now(self, key: str, expires_at: datetime) -> bool:
         now = self._clock.now()
         pooled = self._engine.raw_connection()
         failed: BaseException | None = None

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from mts_service.persistence.fastsql import Db, notify
+from mts_service.persistence.sqlite_writers import writer_turn
 from mts_service.persistence.repositories import (
     CustomerRepository,
     GrantRepository,
@@ -68,10 +69,15 @@ class SqlUnitOfWork:
         self._engine = engine
         self._write = write
         self._pooled: Any = None
+        self._turn: Any = None
         self._done = False
 
     def __enter__(self) -> SqlUnitOfWork:
         try:
+            if self._write:  # SQLite: wait in the writers' queue, not in the busy handler
+                turn = writer_turn(self._engine)
+                turn.__enter__()
+                self._turn = turn
             self._pooled = self._engine.raw_connection()
             raw = self._pooled.driver_connection
             if self._engine.dialect.name == "sqlite":
@@ -105,12 +111,17 @@ class SqlUnitOfWork:
             raise TransientConflict(str(exc)) from exc
 
     def _release(self, exc: BaseException | None) -> None:
-        if self._pooled is None:
-            return
-        if exc is not None and _lost_connection(exc):
-            self._pooled.invalidate()
-        self._pooled.close()
-        self._pooled = None
+        try:
+            if self._pooled is None:
+                return
+            if exc is not None and _lost_connection(exc):
+                self._pooled.invalidate()
+            self._pooled.close()
+            self._pooled = None
+        finally:
+            turn, self._turn = self._turn, None
+            if turn is not None:  # after COMMIT/ROLLBACK: the next writer finds the file free
+                turn.__exit__(None, None, None)
 
     def commit(self) -> None:
         try:
