@@ -10,21 +10,37 @@ exactly one of them in::
 
 A row comes back when the key is new, or when its old entry has expired (its timestamp
 can no longer pass the freshness check, so it may be taken again); nothing comes back for
-a live key: a replay. The statement is compiled once per dialect and runs on the pooled
-DBAPI connection in autocommit (like ``fastsql``), outside the service's transaction:
-one round trip, no BEGIN/COMMIT. Expired rows are purged every ``PURGE_EVERY`` calls.
+a live key: a replay. The statement is compiled once per dialect. Expired rows are purged
+every ``PURGE_EVERY`` recorded keys.
+
+Where it runs. A request that writes already opens a write transaction for its use case;
+a second one just for the replay key would cost a connection checkout, a COMMIT and (on
+SQLite) a second turn in the writers' queue, per request. So the security layer opens a
+``request_scope()`` around verification and the service call: inside it ``remember``
+only notes the key, and the request's first write transaction (``SqlUnitOfWork``) claims
+it with the statement above as its first statement, committing it with the use case's
+own changes, or refusing the request with SECURITY_REPLAY before the use case has read a
+row. Racing copies of one message still meet on the unique key (on PostgreSQL the second
+insert waits for the first transaction and then sees its row). A request that wrote
+nothing, or whose transaction rolled back, has its key recorded when the scope settles,
+in autocommit: then a replay of it is refused after the fact, which is safe because the
+service changed nothing for it.
 """
 
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
+from typing import Any, Iterator
 
 from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from mts_service.clock import Clock, SystemClock
+from mts_service.errors import ErrorCode, SecurityError
 from mts_service.persistence.fastsql import Db, Prepared
 from mts_service.persistence.sqlite_writers import writer_turn
 from mts_service.persistence.tables import replay_cache as t
@@ -45,6 +61,64 @@ _REMEMBER = {"postgresql": Prepared(_upsert(postgresql.insert)), "sqlite": Prepa
 _PURGE = Prepared(delete(t).where(t.c.expires_at <= bindparam("now")))
 
 
+class DeferredKey:
+    """The key of the request being served, until a transaction records it."""
+
+    __slots__ = ("cache", "key", "expires_at", "claimed_by", "recorded")
+
+    def __init__(self, cache: SqlReplayCache) -> None:
+        self.cache = cache
+        self.key: str | None = None
+        self.expires_at: datetime | None = None
+        self.claimed_by: object | None = None   # the unit of work whose transaction holds it
+        self.recorded = False
+
+    def settle(self) -> bool:
+        """Record the key now unless a committed transaction did; False if it is a replay."""
+        if self.key is None:
+            return True
+        if self.recorded:
+            self.cache.count_recorded()
+            return True
+        assert self.expires_at is not None
+        self.recorded = True
+        return self.cache.remember_now(self.key, self.expires_at)
+
+
+_deferred: ContextVar[DeferredKey | None] = ContextVar("mts_deferred_replay_key", default=None)
+
+
+def claim_deferred_key(db: Db, engine: Engine, owner: object) -> None:
+    """In ``owner``'s write transaction: record the request's key, or refuse a replay.
+
+    Called by the unit of work right after BEGIN; a no-op outside a request scope, once the
+    key is claimed, or for another database than the cache's."""
+    slot = _deferred.get()
+    if slot is None or slot.key is None or slot.recorded or slot.claimed_by is not None:
+        return
+    cache = slot.cache
+    if engine is not cache.engine and engine.url != cache.engine.url:
+        return
+    now = cache.clock.now()
+    fresh = db.execute(cache.statement, {"key": slot.key, "expires_at": slot.expires_at, "now": now}).first()
+    if fresh is None:
+        raise SecurityError("this signature was already accepted", code=ErrorCode.SECURITY_REPLAY)
+    slot.claimed_by = owner
+
+
+def deferred_key_committed(owner: object) -> None:
+    slot = _deferred.get()
+    if slot is not None and slot.claimed_by is owner:
+        slot.recorded = True
+        slot.claimed_by = None
+
+
+def deferred_key_rolled_back(owner: object) -> None:
+    slot = _deferred.get()
+    if slot is not None and slot.claimed_by is owner:
+        slot.claimed_by = None   # back to pending: settle() records it
+
+
 class SqlReplayCache:
     def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
         if engine.dialect.name not in _REMEMBER:
@@ -54,13 +128,45 @@ class SqlReplayCache:
         self._remember = _REMEMBER[engine.dialect.name]
         self._postgres = engine.dialect.name == "postgresql"
         self._calls = itertools.count(1)
+        self.engine = engine
+        self.clock = self._clock
+        self.statement = self._remember
+
+    @contextmanager
+    def request_scope(self) -> Iterator[DeferredKey]:
+        """Defer ``remember`` to the request's first write transaction (see the module doc).
+        The caller must ``settle()`` the yielded key before answering."""
+        slot = DeferredKey(self)
+        token = _deferred.set(slot)
+        try:
+            yield slot
+        finally:
+            _deferred.reset(token)
 
     def remember(self, key: str, expires_at: datetime) -> bool:
-        with writer_turn(self._engine):  # SQLite: a write, so it queues with the others
-            return self._remember_now(key, expires_at)
+        slot = _deferred.get()
+        if slot is not None and slot.cache is self and slot.key is None:
+            slot.key, slot.expires_at = key, expires_at
+            return True   # provisionally: claimed in the use case's transaction or at settle()
+        return self.remember_now(key, expires_at)
 
-    def _remember_now(self, key: str, expires_at: datetime) -> bool:
-        now = self._clock.now()
+    def count_recorded(self) -> None:
+        if next(self._calls) % PURGE_EVERY == 0:
+            self.purge()
+
+    def purge(self) -> None:
+        with writer_turn(self._engine):
+            self._run(_PURGE, {"now": self._clock.now()})
+
+    def remember_now(self, key: str, expires_at: datetime) -> bool:
+        """Record ``key`` in its own autocommit statement; False if it is live already."""
+        with writer_turn(self._engine):  # SQLite: a write, so it queues with the others
+            fresh = self._run(self._remember, {"key": key, "expires_at": expires_at, "now": self._clock.now()})
+        if fresh:
+            self.count_recorded()
+        return fresh
+
+    def _run(self, statement: Prepared, params: dict[str, Any]) -> bool:
         pooled = self._engine.raw_connection()
         failed: BaseException | None = None
         try:
@@ -68,10 +174,7 @@ class SqlReplayCache:
             if self._postgres:
                 raw.autocommit = True  # the pool hands connections back idle (rolled back)
             try:
-                db = Db(raw, self._engine.dialect)
-                fresh = db.execute(self._remember, {"key": key, "expires_at": expires_at, "now": now}).first() is not None
-                if next(self._calls) % PURGE_EVERY == 0:
-                    db.execute(_PURGE, {"now": now})
+                found = Db(raw, self._engine.dialect).execute(statement, params).first() is not None
             finally:
                 if self._postgres:
                     raw.autocommit = False
@@ -82,7 +185,7 @@ class SqlReplayCache:
             if failed is not None and _lost(failed):
                 pooled.invalidate()
             pooled.close()
-        return fresh
+        return found
 
 
 def _lost(exc: BaseException) -> bool:

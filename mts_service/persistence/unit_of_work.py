@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from mts_service.persistence.fastsql import Db, notify
+from mts_service.persistence.replay_cache import claim_deferred_key, deferred_key_committed, deferred_key_rolled_back
 from mts_service.persistence.sqlite_writers import writer_turn
 from mts_service.persistence.repositories import (
     CustomerRepository,
@@ -84,12 +85,16 @@ class SqlUnitOfWork:
                 begin = "BEGIN IMMEDIATE" if self._write else "BEGIN"
                 notify(begin)
                 raw.execute(begin)
+            db = Db(raw, self._engine.dialect)
+            if self._write:  # the request's WS-Security replay key, committed with the use case
+                claim_deferred_key(db, self._engine, self)
         except Exception as exc:
+            if self._pooled is not None:
+                self._rollback_quietly()
             self._release(exc)
             if _transient(exc):
                 raise TransientConflict(str(exc)) from exc
             raise
-        db = Db(raw, self._engine.dialect)
         self._done = False
         self.customers = CustomerRepository(db)
         self.grants = GrantRepository(db)
@@ -102,13 +107,19 @@ class SqlUnitOfWork:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if not self._done:
-            try:
-                self._pooled.driver_connection.rollback()
-            except Exception:  # the connection may be gone; the pool is told below
+            if not self._rollback_quietly():
                 exc = exc or RuntimeError("rollback failed")
         self._release(exc)
         if exc is not None and _transient(exc):
             raise TransientConflict(str(exc)) from exc
+
+    def _rollback_quietly(self) -> bool:
+        deferred_key_rolled_back(self)
+        try:
+            self._pooled.driver_connection.rollback()
+            return True
+        except Exception:  # the connection may be gone; the pool is told in _release
+            return False
 
     def _release(self, exc: BaseException | None) -> None:
         try:
@@ -130,9 +141,11 @@ class SqlUnitOfWork:
             if _transient(exc):
                 raise TransientConflict(str(exc)) from exc
             raise
+        deferred_key_committed(self)
         self._done = True
 
     def rollback(self) -> None:
+        deferred_key_rolled_back(self)
         self._pooled.driver_connection.rollback()
         self._done = True
 

@@ -12,7 +12,9 @@ On a POST to a protected path (``/gateway``, ``/shop``, ``/admin``):
    schema-validates it: no second parse), and as a fresh envelope around the verified
    canonical bytes in ``wsgi.input`` for any other application; the ``VerifiedMessage``
    is in ``environ["mts.wssec"]``, the request id in ``environ["mts.request_id"]``;
-4. sign whatever the application answers, faults included, whatever the status: the
+4. the replay key is recorded in the service's own write transaction when there is one
+   (``SqlReplayCache.request_scope``), else after the service answered;
+5. sign whatever the application answers, faults included, whatever the status: the
    response envelope element itself when the application leaves it in
    ``environ[OUT_DOCUMENT_KEY]`` (MtsSoap11 does; no serialise/parse round trip),
    otherwise the bytes it answered, parsed.
@@ -30,6 +32,7 @@ import io
 import logging
 import secrets
 import threading
+from contextlib import nullcontext
 from typing import Any, Callable, Iterable, Mapping
 
 from cryptography import x509
@@ -101,25 +104,36 @@ class SecurityMiddleware:
 
         request_id = environ.get("mts.request_id") or secrets.token_hex(8)
         environ["mts.request_id"] = request_id
+        scope = getattr(self.replay, "request_scope", None)
+        with scope() if scope is not None else nullcontext() as deferred:
+            return self._serve(environ, start_response, method, role, request_id, deferred)
+
+    def _serve(
+        self, environ: dict, start_response: Callable[..., Any], method: str, role: str, request_id: str,
+        deferred: Any,
+    ) -> Iterable[bytes]:
         try:
             inner_environ = self._verified_environ(environ, role, request_id)
         except SecurityError as exc:
-            log.warning(
-                "refused %s %s: %s: %s (request %s, peer %s)",
-                method, environ.get("PATH_INFO"), exc.code.value, exc.message, request_id, environ.get("REMOTE_ADDR"),
-            )
-            return self._fault(start_response, exc.code, exc.message, request_id)
+            return self._refuse(environ, start_response, exc, request_id)
         except Exception:
             log.exception("unexpected error verifying request %s", request_id)
             return self._fault(start_response, ErrorCode.INTERNAL_ERROR, "internal error", request_id)
 
         try:
             status, headers, body = self._call_inner(inner_environ)
+            # A replay key the service's transaction did not record (the request wrote
+            # nothing, or its transaction rolled back) is recorded now; if a racing copy of
+            # the message got there first, this copy is refused: it changed nothing.
+            if deferred is not None and not deferred.settle():
+                raise SecurityError("this signature was already accepted", code=ErrorCode.SECURITY_REPLAY)
             document = inner_environ.get(OUT_DOCUMENT_KEY)
             if document is not None and not body:
                 signed = self._sign_document(document)
             else:
                 signed = self._sign_bytes(body)
+        except SecurityError as exc:
+            return self._refuse(environ, start_response, exc, request_id)
         except Exception:
             log.exception("unexpected error answering request %s", request_id)
             return self._fault(start_response, ErrorCode.INTERNAL_ERROR, "internal error", request_id)
@@ -127,6 +141,15 @@ class SecurityMiddleware:
         headers += [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(signed)))]
         start_response(status, headers)
         return [signed]
+
+    def _refuse(
+        self, environ: dict, start_response: Callable[..., Any], exc: SecurityError, request_id: str
+    ) -> list[bytes]:
+        log.warning(
+            "refused %s %s: %s: %s (request %s, peer %s)", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+            exc.code.value, exc.message, request_id, environ.get("REMOTE_ADDR"),
+        )
+        return self._fault(start_response, exc.code, exc.message, request_id)
 
     # -- request side -----------------------------------------------------------------
 

@@ -160,3 +160,36 @@ def test_one_signed_request_raced_across_two_workers_is_accepted_once(server):
     assert faults.count(None) == 1, faults
     assert faults.count(("soap:Client", "SECURITY_REPLAY")) == 23
     assert _ledger_size(server) == before + 1
+
+
+# The replay key is recorded in the use case's own write transaction; a request that wrote
+# nothing (a read, or a refusal that rolled back) has it recorded after it was served. Both
+# must still refuse a replay.
+
+def test_replay_of_a_read_is_refused(server):
+    captured = sign(unsigned_request("admin", "GetPolicy"), server.certs, "admin")
+    assert post(server, "/admin", captured).fault is None
+    for _ in range(2):
+        replayed = post(server, "/admin", captured, session=server.session())
+        assert (replayed.status, replayed.fault) == (500, ("soap:Client", "SECURITY_REPLAY"))
+
+
+def test_replay_of_a_request_the_service_refused_is_refused_as_a_replay(server):
+    captured = sign(unsigned_request("shop", "GetAuthorization", customerRef=f"nobody-{uuid.uuid4().hex[:8]}"),
+                    server.certs, "shop")
+    assert post(server, "/shop", captured).fault == ("soap:Client", "UNKNOWN_CUSTOMER")
+    replayed = post(server, "/shop", captured, session=server.session())
+    assert (replayed.status, replayed.fault) == (500, ("soap:Client", "SECURITY_REPLAY"))
+
+
+def test_replay_of_a_code_redemption_that_failed_is_refused(server):
+    """RedeemCode with a wrong code commits the failed attempt, and the replay key with it:
+    its replays are refused as replays, not counted as more wrong codes."""
+    ref = f"rc-{uuid.uuid4().hex[:8]}"
+    register = sign(unsigned_request("shop", "RegisterCustomer", customerRef=ref, language="fr"), server.certs, "shop")
+    assert post(server, "/shop", register).fault is None
+    captured = sign(unsigned_request("shop", "RedeemCode", customerRef=ref, code="ZZZZZZZZ"), server.certs, "shop")
+    assert post(server, "/shop", captured).fault == ("soap:Client", "INVALID_CODE")
+    for _ in range(3):
+        replayed = post(server, "/shop", captured, session=server.session())
+        assert replayed.fault == ("soap:Client", "SECURITY_REPLAY")
