@@ -31,6 +31,7 @@ from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
 from mts_service.soap.base import FAULT_KEY, OPERATION_KEY, MtsWsgiApplication
 from mts_service.soap.metrics import SoapMetrics
+from mts_service.soap.request_body import drain
 from mts_service.soap.wsdl import SERVICE_NAMES, build_service
 
 log = logging.getLogger("mts.soap")
@@ -100,7 +101,8 @@ class SoapDispatcher:
             )
 
     def _cap_body(self, environ: dict) -> tuple[ErrorCode, str] | None:
-        """Refuse a body over the cap without reading it (or reading one byte past the cap).
+        """Refuse a body over the cap without parsing it (read only to be discarded, see
+        ``request_body``).
 
         The security middleware caps too, but this app must be safe on its own.
         """
@@ -114,11 +116,13 @@ class SoapDispatcher:
             if length < 0:
                 return ErrorCode.XML_MALFORMED, "invalid Content-Length"
             if length > limit:
+                drain(environ["wsgi.input"], announced=length, limit=limit)
                 return ErrorCode.REQUEST_TOO_LARGE, f"request of {length} bytes exceeds {limit}"
             return None
         # No length (chunked): read at most one byte past the cap, then hand Spyne a buffer.
         body = environ["wsgi.input"].read(limit + 1) if environ.get("wsgi.input_terminated") else b""
         if len(body) > limit:
+            drain(environ["wsgi.input"], announced=None, limit=limit)
             return ErrorCode.REQUEST_TOO_LARGE, f"request exceeds {limit} bytes"
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))

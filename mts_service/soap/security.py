@@ -42,6 +42,7 @@ from mts_service.clock import Clock
 from mts_service.errors import ErrorCode, SecurityError
 from mts_service.soap.base import OUT_DOCUMENT_KEY, VERIFIED_BODY_KEY
 from mts_service.soap.faults import fault_element
+from mts_service.soap.request_body import drain
 from mts_service.wssec import ns
 from mts_service.wssec.profile import SecurityProfile
 from mts_service.wssec.replay import ReplayCache
@@ -171,7 +172,8 @@ class SecurityMiddleware:
             if length < 0:
                 raise SecurityError("invalid Content-Length", code=ErrorCode.XML_MALFORMED)
             if length > limit:
-                # Refused before reading a byte of it.
+                # Refused unparsed; read (bounded) and discarded so the client gets the fault.
+                drain(stream, announced=length, limit=limit)
                 raise SecurityError(f"request of {length} bytes exceeds {limit}", code=ErrorCode.REQUEST_TOO_LARGE)
             body = stream.read(length)
         elif environ.get("wsgi.input_terminated"):
@@ -179,6 +181,7 @@ class SecurityMiddleware:
         else:
             body = b""
         if len(body) > limit:
+            drain(stream, announced=None, limit=limit)
             raise SecurityError(f"request exceeds {limit} bytes", code=ErrorCode.REQUEST_TOO_LARGE)
         return body
 

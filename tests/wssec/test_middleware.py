@@ -141,15 +141,28 @@ def test_replay_through_the_middleware_is_refused(harness, sign):
     assert harness.fault(payload)[1] == ErrorCode.SECURITY_REPLAY.value
 
 
-class ExplodingStream:
-    def read(self, *args):
-        raise AssertionError("the body must not be read")
+class EndlessStream:
+    """A client that keeps sending: counts what the server reads of it."""
+
+    def __init__(self) -> None:
+        self.consumed = 0
+
+    def read(self, size: int = -1) -> bytes:
+        size = 65536 if size is None or size < 0 else size
+        self.consumed += size
+        return b"x" * size
 
 
-def test_oversized_content_length_is_refused_before_reading(harness, router):
-    status, _, payload = harness.call(b"", stream=ExplodingStream(), length=str(256 * 1024 + 1))
+def test_oversized_content_length_is_refused_unparsed_and_read_only_to_a_bound(harness, router):
+    """Refused on its Content-Length; the excess is read and discarded (so the client can read
+    the fault instead of a reset), but never more than DRAIN_LIMIT_FACTOR times the cap."""
+    from mts_service.soap.request_body import DRAIN_LIMIT_FACTOR
+
+    stream = EndlessStream()
+    status, _, payload = harness.call(b"", stream=stream, length=str(10**9))
     assert status.startswith("500")
     assert harness.fault(payload)[1] == ErrorCode.REQUEST_TOO_LARGE.value
+    assert stream.consumed == DRAIN_LIMIT_FACTOR * 256 * 1024
 
 
 def test_chunked_body_longer_than_the_cap_is_refused(harness):
