@@ -151,6 +151,8 @@ def customer_details(value: Any) -> CustomerDetails:
 
 
 def ledger_page(value: Any) -> LedgerPage:
+    if value is None:  # an empty page arrives as an empty element, which zeep reads as None
+        return LedgerPage(entries=(), next_after_id=None)
     entries = tuple(
         LedgerEntry(
             entry_id=int(e.entryId),

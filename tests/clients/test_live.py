@@ -131,6 +131,10 @@ def test_ledger_pages_report_and_policy(clients):
     assert everything[:2] == list(first.entries)
     since = datetime.now(timezone.utc) - timedelta(hours=1)
     assert admin.get_ledger(since=since, limit=500).entries
+    # An empty page (zeep reads the empty <page/> as None) is a page with no entries.
+    empty = admin.get_ledger(since=datetime.now(timezone.utc) + timedelta(days=365))
+    assert (empty.entries, empty.next_after_id) == ((), None)
+    assert list(admin.iter_ledger(since=datetime.now(timezone.utc) + timedelta(days=365))) == []
 
     today = datetime.now(timezone.utc).date()
     report = admin.get_report(today, today)
