@@ -96,14 +96,8 @@ def claim_deferred_key(db: Db, engine: Engine, owner: object) -> None:
     slot = _deferred.get()
     if slot is None or slot.key is None or slot.recorded or slot.claimed_by is not None:
         return
-    cache = slot.cache
-    if engine is not cache.engine and engine.url != cache.engine.url:
-        return
-    now = cache.clock.now()
-    fresh = db.execute(cache.statement, {"key": slot.key, "expires_at": slot.expires_at, "now": now}).first()
-    if fresh is None:
-        raise SecurityError("this signature was already accepted", code=ErrorCode.SECURITY_REPLAY)
-    slot.claimed_by = owner
+    if slot.cache.claim(db, engine, slot.key, slot.expires_at):
+        slot.claimed_by = owner
 
 
 def deferred_key_committed(owner: object) -> None:
@@ -128,9 +122,6 @@ class SqlReplayCache:
         self._remember = _REMEMBER[engine.dialect.name]
         self._postgres = engine.dialect.name == "postgresql"
         self._calls = itertools.count(1)
-        self.engine = engine
-        self.clock = self._clock
-        self.statement = self._remember
 
     @contextmanager
     def request_scope(self) -> Iterator[DeferredKey]:
@@ -149,6 +140,16 @@ class SqlReplayCache:
             slot.key, slot.expires_at = key, expires_at
             return True   # provisionally: claimed in the use case's transaction or at settle()
         return self.remember_now(key, expires_at)
+
+    def claim(self, db: Db, engine: Engine, key: str, expires_at: datetime | None) -> bool:
+        """Insert ``key`` inside the caller's transaction on ``db``; SecurityError if it is
+        live already; False (nothing done) if ``engine`` is not this cache's database."""
+        if engine is not self._engine and engine.url != self._engine.url:
+            return False
+        fresh = db.execute(self._remember, {"key": key, "expires_at": expires_at, "now": self._clock.now()}).first()
+        if fresh is None:
+            raise SecurityError("this signature was already accepted", code=ErrorCode.SECURITY_REPLAY)
+        return True
 
     def count_recorded(self) -> None:
         if next(self._calls) % PURGE_EVERY == 0:

@@ -31,7 +31,7 @@ from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
 from mts_service.soap.base import FAULT_KEY, OPERATION_KEY, MtsWsgiApplication
 from mts_service.soap.metrics import SoapMetrics
-from mts_service.soap.request_body import drain
+from mts_service.soap.request_body import BodyRefused, announced_length, read_unannounced
 from mts_service.soap.wsdl import SERVICE_NAMES, build_service
 
 log = logging.getLogger("mts.soap")
@@ -101,29 +101,17 @@ class SoapDispatcher:
             )
 
     def _cap_body(self, environ: dict) -> tuple[ErrorCode, str] | None:
-        """Refuse a body over the cap without parsing it (read only to be discarded, see
-        ``request_body``).
+        """Refuse a body over the cap unparsed (see ``request_body``). A body with a
+        Content-Length is left for Spyne to read; a chunked one is buffered here.
 
         The security middleware caps too, but this app must be safe on its own.
         """
-        limit = self.max_request_bytes
-        raw = (environ.get("CONTENT_LENGTH") or "").strip()
-        if raw:
-            try:
-                length = int(raw)
-            except ValueError:
-                return ErrorCode.XML_MALFORMED, "invalid Content-Length"
-            if length < 0:
-                return ErrorCode.XML_MALFORMED, "invalid Content-Length"
-            if length > limit:
-                drain(environ["wsgi.input"], announced=length, limit=limit)
-                return ErrorCode.REQUEST_TOO_LARGE, f"request of {length} bytes exceeds {limit}"
-            return None
-        # No length (chunked): read at most one byte past the cap, then hand Spyne a buffer.
-        body = environ["wsgi.input"].read(limit + 1) if environ.get("wsgi.input_terminated") else b""
-        if len(body) > limit:
-            drain(environ["wsgi.input"], announced=None, limit=limit)
-            return ErrorCode.REQUEST_TOO_LARGE, f"request exceeds {limit} bytes"
+        try:
+            if announced_length(environ, self.max_request_bytes) is not None:
+                return None
+            body = read_unannounced(environ, self.max_request_bytes)
+        except BodyRefused as refused:
+            return refused.code, refused.message
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         return None

@@ -42,7 +42,7 @@ from mts_service.clock import Clock
 from mts_service.errors import ErrorCode, SecurityError
 from mts_service.soap.base import OUT_DOCUMENT_KEY, VERIFIED_BODY_KEY
 from mts_service.soap.faults import fault_element
-from mts_service.soap.request_body import drain
+from mts_service.soap.request_body import BodyRefused, announced_length, read_unannounced
 from mts_service.wssec import ns
 from mts_service.wssec.profile import SecurityProfile
 from mts_service.wssec.replay import ReplayCache
@@ -92,6 +92,8 @@ class SecurityMiddleware:
         self.replay = replay
         self.signer_key = signer_key
         self.signer_cert = signer_cert
+        # A cache that can defer its write to the service's transaction offers request_scope.
+        self._replay_scope = getattr(replay, "request_scope", nullcontext)
         # Longest prefix first, so that "/shop/admin" could be given its own role.
         self.roles_by_path = sorted(roles_by_path.items(), key=lambda item: len(item[0]), reverse=True)
 
@@ -105,8 +107,7 @@ class SecurityMiddleware:
 
         request_id = environ.get("mts.request_id") or secrets.token_hex(8)
         environ["mts.request_id"] = request_id
-        scope = getattr(self.replay, "request_scope", None)
-        with scope() if scope is not None else nullcontext() as deferred:
+        with self._replay_scope() as deferred:
             return self._serve(environ, start_response, method, role, request_id, deferred)
 
     def _serve(
@@ -162,28 +163,11 @@ class SecurityMiddleware:
 
     def _read_body(self, environ: dict) -> bytes:
         limit = self.profile.max_body_bytes
-        raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
-        stream = environ["wsgi.input"]
-        if raw_length:
-            try:
-                length = int(raw_length)
-            except ValueError:
-                raise SecurityError("invalid Content-Length", code=ErrorCode.XML_MALFORMED) from None
-            if length < 0:
-                raise SecurityError("invalid Content-Length", code=ErrorCode.XML_MALFORMED)
-            if length > limit:
-                # Refused unparsed; read (bounded) and discarded so the client gets the fault.
-                drain(stream, announced=length, limit=limit)
-                raise SecurityError(f"request of {length} bytes exceeds {limit}", code=ErrorCode.REQUEST_TOO_LARGE)
-            body = stream.read(length)
-        elif environ.get("wsgi.input_terminated"):
-            body = stream.read(limit + 1)  # chunked: read one byte past the cap to detect it
-        else:
-            body = b""
-        if len(body) > limit:
-            drain(stream, announced=None, limit=limit)
-            raise SecurityError(f"request exceeds {limit} bytes", code=ErrorCode.REQUEST_TOO_LARGE)
-        return body
+        try:
+            length = announced_length(environ, limit)
+            return environ["wsgi.input"].read(length) if length is not None else read_unannounced(environ, limit)
+        except BodyRefused as refused:
+            raise SecurityError(refused.message, code=refused.code) from None
 
     def _verified_environ(self, environ: dict, role: str, request_id: str) -> dict:
         raw = self._read_body(environ)
