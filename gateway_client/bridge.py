@@ -428,6 +428,7 @@ def main(argv: list[str] | None = None) -> None:
     callable returning the submit callable, e.g. one building a GatewayClient); the CLI
     ``mts-gateway bridge`` wires GatewayClient.submit_sms directly.
     """
+    from .bridge_options import add_tuning_arguments, tuning_options
     from .sendsms import KannelSender
 
     parser = argparse.ArgumentParser(prog="python -m gateway_client.bridge")
@@ -438,10 +439,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sendsms-url", required=True)
     parser.add_argument("--sendsms-user", required=True)
     parser.add_argument("--sendsms-password", default=os.environ.get("MTS_SENDSMS_PASSWORD", ""))
-    parser.add_argument("--sync-timeout", type=float, default=5.0)
-    parser.add_argument("--poll-interval", type=float, default=1.0)
-    parser.add_argument("--base-delay", type=float, default=2.0)
-    parser.add_argument("--max-delay", type=float, default=300.0)
+    add_tuning_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     serve_bridge(
@@ -450,10 +448,7 @@ def main(argv: list[str] | None = None) -> None:
         spool_path=args.spool,
         submit=_load_factory(args.submit_factory)(),
         sender=KannelSender(args.sendsms_url, args.sendsms_user, args.sendsms_password),
-        sync_timeout=args.sync_timeout,
-        poll_interval=args.poll_interval,
-        base_delay=args.base_delay,
-        max_delay=args.max_delay,
+        **tuning_options(args),
     )
 
 

@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from .bridge_options import add_tuning_arguments
 from .errors import MtsFaultError, ServiceUnavailable
 from .soap_client import ClientConfig
 
@@ -223,6 +224,7 @@ def bridge_settings(args: argparse.Namespace, environ: dict[str, str] | None = N
 
 def cmd_bridge(args: argparse.Namespace) -> int:
     from .bridge import serve_bridge
+    from .bridge_options import tuning_options
     from .sendsms import KannelSender
 
     settings = bridge_settings(args)
@@ -234,10 +236,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
         spool_path=settings["spool"],
         submit=client.submit_sms,
         sender=KannelSender(settings["sendsms_url"], settings["sendsms_user"], settings["sendsms_password"]),
-        sync_timeout=args.sync_timeout,
-        poll_interval=args.poll_interval,
-        base_delay=args.base_delay,
-        max_delay=args.max_delay,
+        **tuning_options(args),
     )
     return EXIT_OK
 
@@ -346,11 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     bridge.add_argument("--sendsms-user", help="a sendsms-user of smsbox ($MTS_SENDSMS_USER; required)")
     bridge.add_argument("--sendsms-password",
                         help="its password ($MTS_SENDSMS_PASSWORD, preferred: not visible in ps; required)")
-    bridge.add_argument("--sync-timeout", type=float, default=5.0,
-                        help="seconds a Kannel call waits for the MTS before 202 + late reply (default 5)")
-    bridge.add_argument("--poll-interval", type=float, default=1.0, help="retry worker's pass interval (default 1)")
-    bridge.add_argument("--base-delay", type=float, default=2.0, help="first retry's backoff ceiling (default 2)")
-    bridge.add_argument("--max-delay", type=float, default=300.0, help="backoff cap in seconds (default 300)")
+    add_tuning_arguments(bridge)
     add_client_arguments(bridge)
     bridge.set_defaults(func=cmd_bridge)
 

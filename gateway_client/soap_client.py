@@ -46,7 +46,6 @@ FAULT_NS = "urn:mts:fault:v1"
 DEFAULT_URL = "https://localhost:8443"
 DEFAULT_CERTS_DIR = "certs"
 DEFAULT_TIMEOUT = 10.0
-SERVICES = ("gateway", "shop", "admin")
 
 T = TypeVar("T")
 

@@ -200,10 +200,6 @@ class Spool:
             )
             return cursor.rowcount == 1
 
-    def release(self, message_id: str) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE spool SET lease_until = NULL WHERE message_id = ?", (message_id,))
-
     def release_all(self) -> int:
         """Drop every lease: called when the (single) bridge owning this spool starts, since
         leases left by a killed process would otherwise delay its messages."""

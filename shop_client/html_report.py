@@ -12,7 +12,7 @@ import html
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .models import Report
+from .models import Report, refusal_rate
 
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 760, 260, 70, 40, 20
 COLOURS = {"gross": "#2f6db5", "advances": "#3a9b5c", "forfeits": "#c0392b", "sms": "#7f8c8d", "refusal": "#e67e22"}
@@ -30,8 +30,7 @@ class DayFigures:
 
     @property
     def refusal_rate(self) -> float | None:
-        decided = self.delivered + self.refused
-        return self.refused / decided if decided else None
+        return refusal_rate(self.delivered, self.refused)
 
 
 def daily_figures(report: Report) -> list[DayFigures]:

@@ -232,6 +232,12 @@ class ReportRow(_Model):
     billed_net_minor: int = 0
 
 
+def refusal_rate(delivered: int, refused: int) -> float | None:
+    """refused / (delivered + refused); None when no delivery was decided."""
+    decided = delivered + refused
+    return refused / decided if decided else None
+
+
 @dataclass(frozen=True)
 class DeliveryDay(_Model):
     """Delivery outcomes reported on one day."""
@@ -244,9 +250,7 @@ class DeliveryDay(_Model):
 
     @property
     def refusal_rate(self) -> float | None:
-        """refused / (delivered + refused); None when no delivery was decided that day."""
-        decided = self.delivered + self.refused
-        return self.refused / decided if decided else None
+        return refusal_rate(self.delivered, self.refused)
 
 
 @dataclass(frozen=True)

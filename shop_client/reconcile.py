@@ -136,13 +136,17 @@ def compare(lines: list[OperatorLine], report: Report) -> list[Difference]:
         figures[0] += row.billed_messages
         figures[1] += row.billed_gross_minor
         currencies[key] = row.currency
+    by_day_and_number: dict[tuple, list[tuple]] = {}
+    for key in ours:
+        by_day_and_number.setdefault(key[:2], []).append(key)
     covered: set[tuple] = set()
     result = []
     for line in lines:
         if line.operator is None:
-            keys = [k for k in ours if k[0] == line.day and k[1] == line.premium_number]
+            keys = by_day_and_number.get((line.day, line.premium_number), [])
         else:
-            keys = [k for k in ours if k == (line.day, line.premium_number, line.operator)]
+            key = (line.day, line.premium_number, line.operator)
+            keys = [key] if key in ours else []
         covered.update(keys)
         messages = sum(ours[k][0] for k in keys)
         gross = sum(ours[k][1] for k in keys)
