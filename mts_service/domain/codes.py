@@ -34,7 +34,3 @@ def looks_like_code(code: str, length: int, alphabet: str) -> bool:
     normalised = normalise_code(code)
     return len(normalised) == length and all(c in alphabet for c in normalised)
 
-
-def display_code(code: str) -> str:
-    """Codes are shown as issued; grouping would only add characters to an SMS."""
-    return code

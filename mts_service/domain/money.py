@@ -59,17 +59,8 @@ class Money:
         self._same(other)
         return self.minor <= other.minor
 
-    def min(self, other: Money) -> Money:
-        self._same(other)
-        return self if self.minor <= other.minor else other
-
     def clamp_at_zero(self) -> Money:
         return self if self.minor >= 0 else Money(0, self.currency)
-
-    def require_non_negative(self, what: str = "amount") -> Money:
-        if self.minor < 0:
-            raise InvalidAmount(f"{what} must not be negative")
-        return self
 
     def __str__(self) -> str:
         return f"{self.minor} {self.currency} (minor units)"

@@ -16,8 +16,24 @@ import sqlite3
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# PostgreSQL: unique_violation, serialization_failure, deadlock_detected (a lost race, not a
+# lost connection, although psycopg raises the last two as OperationalError subclasses).
+RETRYABLE_SQLSTATES = frozenset({"23505", "40001", "40P01"})
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` means the connection is unusable (the pool must drop it)."""
+    if isinstance(exc, DBAPIError):
+        return exc.orig is not None and lost_connection(exc.orig)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) not in RETRYABLE_SQLSTATES
 
 
 def sqlite_url(path: str) -> str:

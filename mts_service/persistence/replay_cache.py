@@ -41,6 +41,7 @@ from sqlalchemy.engine import Engine
 
 from mts_service.clock import Clock, SystemClock
 from mts_service.errors import ErrorCode, SecurityError
+from mts_service.persistence.engine import lost_connection
 from mts_service.persistence.fastsql import Db, Prepared
 from mts_service.persistence.sqlite_writers import writer_turn
 from mts_service.persistence.tables import replay_cache as t
@@ -62,21 +63,31 @@ _PURGE = Prepared(delete(t).where(t.c.expires_at <= bindparam("now")))
 
 
 class DeferredKey:
-    """The key of the request being served, until a transaction records it."""
+    """The key of the request being served, until a transaction or ``settle()`` records it."""
 
-    __slots__ = ("cache", "key", "expires_at", "claimed_by", "recorded")
+    __slots__ = ("cache", "key", "expires_at", "in_flight", "recorded", "refused")
 
     def __init__(self, cache: SqlReplayCache) -> None:
         self.cache = cache
         self.key: str | None = None
         self.expires_at: datetime | None = None
-        self.claimed_by: object | None = None   # the unit of work whose transaction holds it
+        self.in_flight = False   # inserted by a write transaction that has not ended yet
         self.recorded = False
+        self.refused = False     # a transaction found it live: a replay, already answered
+
+    def committed(self) -> None:
+        self.in_flight = False
+        self.recorded = True
+
+    def rolled_back(self) -> None:
+        self.in_flight = False   # back to pending: settle() records it
 
     def settle(self) -> bool:
         """Record the key now unless a committed transaction did; False if it is a replay."""
         if self.key is None:
             return True
+        if self.refused:
+            return False
         if self.recorded:
             self.cache.count_recorded()
             return True
@@ -88,29 +99,23 @@ class DeferredKey:
 _deferred: ContextVar[DeferredKey | None] = ContextVar("mts_deferred_replay_key", default=None)
 
 
-def claim_deferred_key(db: Db, engine: Engine, owner: object) -> None:
-    """In ``owner``'s write transaction: record the request's key, or refuse a replay.
+def claim_deferred_key(db: Db, engine: Engine) -> DeferredKey | None:
+    """In a write transaction on ``db``: record the request's key, or refuse a replay.
 
-    Called by the unit of work right after BEGIN; a no-op outside a request scope, once the
+    Called by the unit of work right after BEGIN; returns the key it claimed (the unit of
+    work reports its commit or rollback to it), or None outside a request scope, once the
     key is claimed, or for another database than the cache's."""
     slot = _deferred.get()
-    if slot is None or slot.key is None or slot.recorded or slot.claimed_by is not None:
-        return
-    if slot.cache.claim(db, engine, slot.key, slot.expires_at):
-        slot.claimed_by = owner
-
-
-def deferred_key_committed(owner: object) -> None:
-    slot = _deferred.get()
-    if slot is not None and slot.claimed_by is owner:
-        slot.recorded = True
-        slot.claimed_by = None
-
-
-def deferred_key_rolled_back(owner: object) -> None:
-    slot = _deferred.get()
-    if slot is not None and slot.claimed_by is owner:
-        slot.claimed_by = None   # back to pending: settle() records it
+    if slot is None or slot.key is None or slot.recorded or slot.in_flight:
+        return None
+    try:
+        if not slot.cache.claim(db, engine, slot.key, slot.expires_at):
+            return None
+    except SecurityError:
+        slot.refused = True
+        raise
+    slot.in_flight = True
+    return slot
 
 
 class SqlReplayCache:
@@ -183,15 +188,7 @@ class SqlReplayCache:
             failed = exc
             raise
         finally:
-            if failed is not None and _lost(failed):
+            if failed is not None and lost_connection(failed):
                 pooled.invalidate()
             pooled.close()
         return found
-
-
-def _lost(exc: BaseException) -> bool:
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return False
-    return isinstance(exc, psycopg.OperationalError)

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from mts_service.persistence.engine import RETRYABLE_SQLSTATES, lost_connection
 from mts_service.persistence.fastsql import Db, notify
-from mts_service.persistence.replay_cache import claim_deferred_key, deferred_key_committed, deferred_key_rolled_back
+from mts_service.persistence.replay_cache import DeferredKey, claim_deferred_key
 from mts_service.persistence.sqlite_writers import writer_turn
 from mts_service.persistence.repositories import (
     CustomerRepository,
@@ -28,10 +29,6 @@ from mts_service.persistence.repositories import (
     WalletRepository,
 )
 from mts_service.services.unit_of_work import TransientConflict
-
-# PostgreSQL: unique_violation, serialization_failure, deadlock_detected.
-_RETRYABLE_SQLSTATES = {"23505", "40001", "40P01"}
-
 
 def _transient(exc: BaseException) -> bool:
     """A failure that a fresh transaction may not meet: a lost race or a lost connection."""
@@ -47,22 +44,12 @@ def _transient(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - psycopg is a dependency
         return False
     if isinstance(exc, psycopg.Error):
-        if getattr(exc, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        if getattr(exc, "sqlstate", None) in RETRYABLE_SQLSTATES:
             return True
         # The server restarted or the network dropped: every use case is idempotent by key,
         # so running it again on a new connection is safe.
         return isinstance(exc, psycopg.OperationalError)
     return False
-
-
-def _lost_connection(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError):
-        return exc.orig is not None and _lost_connection(exc.orig)
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) not in _RETRYABLE_SQLSTATES
 
 
 class SqlUnitOfWork:
@@ -71,6 +58,7 @@ class SqlUnitOfWork:
         self._write = write
         self._pooled: Any = None
         self._turn: Any = None
+        self._claim: DeferredKey | None = None   # the request's replay key, if this transaction holds it
         self._done = False
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -87,7 +75,7 @@ class SqlUnitOfWork:
                 raw.execute(begin)
             db = Db(raw, self._engine.dialect)
             if self._write:  # the request's WS-Security replay key, committed with the use case
-                claim_deferred_key(db, self._engine, self)
+                self._claim = claim_deferred_key(db, self._engine)
         except Exception as exc:
             if self._pooled is not None:
                 self._rollback_quietly()
@@ -114,7 +102,7 @@ class SqlUnitOfWork:
             raise TransientConflict(str(exc)) from exc
 
     def _rollback_quietly(self) -> bool:
-        deferred_key_rolled_back(self)
+        self._end_claim(committed=False)
         try:
             self._pooled.driver_connection.rollback()
             return True
@@ -125,7 +113,7 @@ class SqlUnitOfWork:
         try:
             if self._pooled is None:
                 return
-            if exc is not None and _lost_connection(exc):
+            if exc is not None and lost_connection(exc):
                 self._pooled.invalidate()
             self._pooled.close()
             self._pooled = None
@@ -141,13 +129,18 @@ class SqlUnitOfWork:
             if _transient(exc):
                 raise TransientConflict(str(exc)) from exc
             raise
-        deferred_key_committed(self)
+        self._end_claim(committed=True)
         self._done = True
 
     def rollback(self) -> None:
-        deferred_key_rolled_back(self)
+        self._end_claim(committed=False)
         self._pooled.driver_connection.rollback()
         self._done = True
+
+    def _end_claim(self, *, committed: bool) -> None:
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            claim.committed() if committed else claim.rolled_back()
 
 
 def uow_factory(engine: Engine):

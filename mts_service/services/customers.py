@@ -11,7 +11,7 @@ from mts_service.domain.customers import Customer, Registration
 from mts_service.domain.grants import Grant, GrantKind, GrantStatus, expiry_on_activation
 
 from mts_service.domain.phone import normalise_mobile
-from mts_service.domain.policy import Mode, Policy
+from mts_service.domain.policy import Policy
 from mts_service.errors import (
     CodeExpired,
     CodeLocked,
@@ -124,8 +124,8 @@ def authorization_from(policy: Policy | None, customer: Customer, grants: list[G
     elif policy is None:
         may, reason = False, "NO_POLICY"
     else:
-        need_advance = policy.mode in (Mode.ADVANCE, Mode.BOTH)
-        need_deposit = policy.mode in (Mode.DEPOSIT, Mode.BOTH)
+        need_advance = policy.needs_advance()
+        need_deposit = policy.needs_deposit()
         may = (not need_advance or bool(advances)) and (not need_deposit or bool(deposits))
         if not may:
             reason = "NO_ADVANCE" if need_advance and not advances else "NO_DEPOSIT"

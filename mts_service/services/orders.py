@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from mts_service.domain.ledger import EntryKind, LedgerEntry
 from mts_service.domain.orders import DeliveryOutcome, Order, OrderRequest, OrderStatus, cod_due
-from mts_service.domain.policy import Mode
 from mts_service.errors import (
     CurrencyMismatch,
     CustomerBlocked,
@@ -41,12 +40,12 @@ def place_order(ctx: ServiceContext, request: OrderRequest) -> OrderResult:
         if request.total.currency != policy.currency:
             raise CurrencyMismatch(f"order is in {request.total.currency}, payments in {policy.currency}")
         deposit_id = advance_id = None
-        if policy.mode in (Mode.DEPOSIT, Mode.BOTH):
+        if policy.needs_deposit():
             deposit_id = uow.grants.take_deposit_slot(customer.customer_id, now)
             if deposit_id is None:
                 raise NotAuthorized("no active deposit covers another order")
         advance = None
-        if policy.mode in (Mode.ADVANCE, Mode.BOTH):
+        if policy.needs_advance():
             advance_id = uow.grants.take_advance(customer.customer_id, request.order_id, now)
             if advance_id is None:
                 # Leaving the transaction un-committed gives the deposit slot back.

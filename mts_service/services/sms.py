@@ -69,7 +69,8 @@ def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> 
     parsed = parse_text(message.text, premium)
     customer, flow, unknown_username = _resolve(uow, policy, parsed, sender)
     beneficiary = f"c:{customer.customer_id}" if customer else f"s:{sender}"
-    flags = _flags(ctx, uow, policy, message, sender, now)
+    text_key = normalised_text_key(message.text)
+    flags = _flags(ctx, uow, policy, message, sender, text_key, now)
 
     held = premium.hold_until_billed
     if held:
@@ -87,7 +88,7 @@ def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> 
         channel=message.channel.value,
         sender=sender,
         service_number=premium.number,
-        text_key=normalised_text_key(message.text)[:1600],
+        text_key=text_key[:1600],
         operator=message.operator,
         received_at=message.received_at,
         recorded_at=now,
@@ -150,10 +151,12 @@ def _resolve(uow, policy: Policy, parsed: ParsedText, sender: str) -> tuple[Cust
     return None, Flow.CODE, unknown_username
 
 
-def _flags(ctx: ServiceContext, uow, policy: Policy, message: InboundSms, sender: str, now: datetime) -> list[MessageFlag]:
+def _flags(
+    ctx: ServiceContext, uow, policy: Policy, message: InboundSms, sender: str, text_key: str, now: datetime
+) -> list[MessageFlag]:
     flags = []
     if uow.messages.is_near_duplicate(
-        sender, message.service_number.strip(), normalised_text_key(message.text), message.received_at, ctx.near_duplicate_window
+        sender, message.service_number.strip(), text_key, message.received_at, ctx.near_duplicate_window
     ):
         flags.append(MessageFlag.NEAR_DUPLICATE)
     if policy.daily_cap_per_sender is not None:

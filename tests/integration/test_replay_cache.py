@@ -96,3 +96,19 @@ def test_racing_copies_in_their_transactions_let_exactly_one_in(engine, clock):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(request, range(32)))
     assert results.count(True) == 1
+
+
+def test_a_replay_refused_in_its_transaction_is_not_written_again_at_settle(engine, clock):
+    from mts_service.persistence.fastsql import observing
+
+    cache = SqlReplayCache(engine, clock=clock)
+    assert cache.remember_now("k", _until(clock))
+    with cache.request_scope() as deferred:
+        cache.remember("k", _until(clock))
+        with pytest.raises(SecurityError):
+            with SqlUnitOfWork(engine):
+                pass
+        sent = []
+        with observing(lambda sql, args: sent.append(sql)):
+            assert not deferred.settle()
+        assert sent == []

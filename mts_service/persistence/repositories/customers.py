@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, select, update
 
 from mts_service.domain.customers import Customer, CustomerStatus, Registration
 from mts_service.persistence.fastsql import Db, Prepared, insert_row, Row
@@ -13,7 +13,7 @@ _BY_USERNAME = Prepared(select(t).where(t.c.username_key == bindparam("username_
 _BY_MOBILE = Prepared(select(t).where(t.c.mobile == bindparam("mobile")))
 _BY_ID = Prepared(select(t).where(t.c.customer_id == bindparam("cid")))
 _BY_ID_FOR_UPDATE = Prepared(select(t).where(t.c.customer_id == bindparam("cid")).with_for_update())
-_INSERT = Prepared(insert_row(t).returning(t.c.customer_id))
+_INSERT = Prepared(insert_row(t).returning(*t.c))  # RETURNING the row: no read-back
 _UPDATE_REGISTRATION = Prepared(
     update(t)
     .where(t.c.customer_id == bindparam("cid"))
@@ -21,6 +21,7 @@ _UPDATE_REGISTRATION = Prepared(
         username=bindparam("username"), username_key=bindparam("username_key"), mobile=bindparam("mobile"),
         language=bindparam("language"), updated_at=bindparam("now"),
     )
+    .returning(*t.c)
 )
 _RECORD_FAILURE = Prepared(
     update(t)
@@ -29,6 +30,7 @@ _RECORD_FAILURE = Prepared(
         failed_code_attempts=bindparam("failures"), attempt_window_start=bindparam("start"),
         code_locked_until=bindparam("locked_until"), updated_at=bindparam("now"),
     )
+    .returning(*t.c)
 )
 _ADD_FORFEIT = Prepared(
     update(t)
@@ -38,6 +40,7 @@ _ADD_FORFEIT = Prepared(
         status=case((t.c.forfeit_count + 1 >= bindparam("block_after"), CustomerStatus.BLOCKED.value), else_=t.c.status),
         updated_at=bindparam("now"),
     )
+    .returning(*t.c)
 )
 _NEVER = 2**31 - 1  # "block after" when blocking is off
 
@@ -79,23 +82,23 @@ class CustomerRepository:
         return self._one(_BY_ID, cid=customer_id)
 
     def add(self, reg: Registration, now: datetime) -> Customer:
-        customer_id = self._db.execute(
+        row = self._db.execute(
             _INSERT,
             dict(
                 reference=reg.reference, username=reg.username, username_key=reg.username_key, mobile=reg.mobile,
                 language=reg.language, status=CustomerStatus.ACTIVE.value, forfeit_count=0, failed_code_attempts=0,
                 attempt_window_start=None, code_locked_until=None, created_at=now, updated_at=now,
             ),
-        ).scalar_one()
-        return self.by_id(customer_id)  # type: ignore[return-value]
+        ).one()
+        return _customer(row)
 
     def update_registration(self, customer_id: int, reg: Registration, now: datetime) -> Customer:
-        self._db.execute(
+        row = self._db.execute(
             _UPDATE_REGISTRATION,
             {"cid": customer_id, "username": reg.username, "username_key": reg.username_key, "mobile": reg.mobile,
              "language": reg.language, "now": now},
-        )
-        return self.by_id(customer_id)  # type: ignore[return-value]
+        ).one()
+        return _customer(row)
 
     def record_code_failure(self, customer_id: int, now: datetime, window: timedelta, max_failures: int) -> Customer:
         """Count one failed redemption in the customer's current window.
@@ -110,11 +113,11 @@ class CustomerRepository:
         else:
             failures, start = 1, now
         locked_until = start + window if failures >= max_failures else current.code_locked_until
-        self._db.execute(
+        row = self._db.execute(
             _RECORD_FAILURE, {"cid": customer_id, "failures": failures, "start": start, "locked_until": locked_until, "now": now}
-        )
-        return self.by_id(customer_id)  # type: ignore[return-value]
+        ).one()
+        return _customer(row)
 
     def add_forfeit(self, customer_id: int, now: datetime, block_after: int | None) -> Customer:
-        self._db.execute(_ADD_FORFEIT, {"cid": customer_id, "block_after": block_after or _NEVER, "now": now})
-        return self.by_id(customer_id)  # type: ignore[return-value]
+        row = self._db.execute(_ADD_FORFEIT, {"cid": customer_id, "block_after": block_after or _NEVER, "now": now}).one()
+        return _customer(row)

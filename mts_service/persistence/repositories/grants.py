@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 
 from mts_service.persistence.fastsql import Db, Prepared, insert_row, Row
 

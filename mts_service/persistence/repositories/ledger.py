@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, select
 
 from mts_service.persistence.fastsql import Db, Prepared, insert_row, Row
 

@@ -4,7 +4,7 @@ import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 
 from mts_service.persistence.fastsql import Db, Prepared, insert_row
 
@@ -13,7 +13,6 @@ from mts_service.domain.policy_codec import policy_from_dict, policy_to_dict
 from mts_service.persistence.tables import policies as t
 
 _CURRENT = Prepared(select(t.c.version, t.c.uid).order_by(t.c.version.desc()).limit(1))
-_BY_VERSION = Prepared(select(t.c.version, t.c.uid).where(t.c.version == bindparam("v")))
 _BODY = Prepared(select(t.c.body).where(t.c.uid == bindparam("uid")))
 _INSERT = Prepared(insert_row(t))
 
@@ -35,10 +34,6 @@ class PolicyRepository:
         if row is None:
             return None
         return self._decode(row.version, row.uid)
-
-    def get(self, version: int) -> Policy | None:
-        row = self._db.execute(_BY_VERSION, {"v": version}).first()
-        return self._decode(row.version, row.uid) if row else None
 
     def _decode(self, version: int, uid: str) -> Policy:
         cached = _decoded.get(uid)
