@@ -41,6 +41,8 @@ verify what this module signs.
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import hashlib
 import secrets
 from typing import Union
@@ -104,20 +106,32 @@ def _token_text(cert: x509.Certificate) -> str:
     return found[1]
 
 
-def _signature(method: str, refs: list[tuple[str, str]], key_info: etree._Element) -> tuple[etree._Element, etree._Element, etree._Element]:
-    """ds:Signature holding SignedInfo (one exc-c14n / SHA-256 Reference per (uri, digest)), an
-    empty SignatureValue and ``key_info``."""
+@functools.cache
+def _signature_template(method: str, n_refs: int) -> etree._Element:
+    """ds:Signature holding SignedInfo (``n_refs`` exc-c14n / SHA-256 References, URI and
+    DigestValue left empty) and an empty SignatureValue; built once, deep-copied per use."""
     signature = etree.Element(ns.SIGNATURE, nsmap={"ds": ns.DS})
     signed_info = etree.SubElement(signature, ns.qn(ns.DS, "SignedInfo"))
     etree.SubElement(signed_info, ns.qn(ns.DS, "CanonicalizationMethod"), Algorithm=ns.EXC_C14N)
     etree.SubElement(signed_info, ns.qn(ns.DS, "SignatureMethod"), Algorithm=method)
-    for uri, digest in refs:
-        reference = etree.SubElement(signed_info, ns.qn(ns.DS, "Reference"), URI=uri)
+    for _ in range(n_refs):
+        reference = etree.SubElement(signed_info, ns.qn(ns.DS, "Reference"), URI="")
         transforms = etree.SubElement(reference, ns.qn(ns.DS, "Transforms"))
         etree.SubElement(transforms, ns.qn(ns.DS, "Transform"), Algorithm=ns.EXC_C14N)
         etree.SubElement(reference, ns.qn(ns.DS, "DigestMethod"), Algorithm=ns.SHA256)
-        etree.SubElement(reference, ns.qn(ns.DS, "DigestValue")).text = digest
-    value = etree.SubElement(signature, ns.qn(ns.DS, "SignatureValue"))
+        etree.SubElement(reference, ns.qn(ns.DS, "DigestValue"))
+    etree.SubElement(signature, ns.qn(ns.DS, "SignatureValue"))
+    return signature
+
+
+def _signature(method: str, refs: list[tuple[str, str]], key_info: etree._Element) -> tuple[etree._Element, etree._Element, etree._Element]:
+    """ds:Signature holding SignedInfo (one exc-c14n / SHA-256 Reference per (uri, digest)), an
+    empty SignatureValue and ``key_info``."""
+    signature = copy.deepcopy(_signature_template(method, len(refs)))
+    signed_info, value = signature[0], signature[1]
+    for reference, (uri, digest) in zip(signed_info[2:], refs):
+        reference.set("URI", uri)
+        reference[2].text = digest
     signature.append(key_info)
     return signature, signed_info, value
 
