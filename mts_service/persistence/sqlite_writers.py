@@ -22,8 +22,8 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import ContextManager, Iterator
 
 from sqlalchemy.engine import Engine
 
@@ -49,38 +49,47 @@ class SqliteWriterQueue:
         self.lock_path = f"{database_path}-writers"
         self._local = threading.local()
 
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        """Hold the writers' lock for the block (re-entrant within a thread)."""
+    def acquire(self) -> None:
+        """Wait for the writers' lock (re-entrant within a thread)."""
         mine = getattr(self._local, "file", None)
         if mine is None:
             mine = self._local.file = _LockFile(self.lock_path)
         if mine.depth == 0:
             fcntl.flock(mine.fd, fcntl.LOCK_EX)
         mine.depth += 1
+
+    def release(self) -> None:
+        mine = self._local.file
+        mine.depth -= 1
+        if mine.depth == 0:
+            fcntl.flock(mine.fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold the writers' lock for the block."""
+        self.acquire()
         try:
             yield
         finally:
-            mine.depth -= 1
-            if mine.depth == 0:
-                fcntl.flock(mine.fd, fcntl.LOCK_UN)
+            self.release()
 
 
-@contextmanager
-def _no_queue() -> Iterator[None]:
-    yield
-
-
-def writer_turn(engine: Engine):  # noqa: ANN201 - a context manager
-    """The writers' queue of ``engine``'s SQLite file, or a no-op for other databases
-    (PostgreSQL has row locks) and for in-memory SQLite (one connection, nobody to queue)."""
+def writers_of(engine: Engine) -> SqliteWriterQueue | None:
+    """The writers' queue of ``engine``'s SQLite file; None for other databases (PostgreSQL
+    has row locks) and for in-memory SQLite (one connection, nobody to queue)."""
     if engine.dialect.name != "sqlite":
-        return _no_queue()
+        return None
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
-        return _no_queue()
+        return None
     queue = _queues.get(database)
     if queue is None:
         with _queues_lock:
             queue = _queues.setdefault(database, SqliteWriterQueue(os.path.abspath(database)))
-    return queue.turn()
+    return queue
+
+
+def writer_turn(engine: Engine) -> ContextManager[None]:
+    """Hold ``engine``'s writers' queue for a ``with`` block (a no-op where there is none)."""
+    queue = writers_of(engine)
+    return queue.turn() if queue is not None else nullcontext()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from mts_service.persistence.engine import RETRYABLE_SQLSTATES, lost_connection
 from mts_service.persistence.fastsql import Db, notify
 from mts_service.persistence.replay_cache import DeferredKey, claim_deferred_key
-from mts_service.persistence.sqlite_writers import writer_turn
+from mts_service.persistence.sqlite_writers import SqliteWriterQueue, writers_of
 from mts_service.persistence.repositories import (
     CustomerRepository,
     GrantRepository,
@@ -57,16 +57,17 @@ class SqlUnitOfWork:
         self._engine = engine
         self._write = write
         self._pooled: Any = None
-        self._turn: Any = None
+        self._writers: SqliteWriterQueue | None = None   # held from before BEGIN to after COMMIT
         self._claim: DeferredKey | None = None   # the request's replay key, if this transaction holds it
         self._done = False
 
     def __enter__(self) -> SqlUnitOfWork:
         try:
             if self._write:  # SQLite: wait in the writers' queue, not in the busy handler
-                turn = writer_turn(self._engine)
-                turn.__enter__()
-                self._turn = turn
+                writers = writers_of(self._engine)
+                if writers is not None:
+                    writers.acquire()
+                    self._writers = writers
             self._pooled = self._engine.raw_connection()
             raw = self._pooled.driver_connection
             if self._engine.dialect.name == "sqlite":
@@ -118,9 +119,9 @@ class SqlUnitOfWork:
             self._pooled.close()
             self._pooled = None
         finally:
-            turn, self._turn = self._turn, None
-            if turn is not None:  # after COMMIT/ROLLBACK: the next writer finds the file free
-                turn.__exit__(None, None, None)
+            writers, self._writers = self._writers, None
+            if writers is not None:  # after COMMIT/ROLLBACK: the next writer finds the file free
+                writers.release()
 
     def commit(self) -> None:
         try:
