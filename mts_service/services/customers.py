@@ -84,8 +84,8 @@ def redeem_code(ctx: ServiceContext, customer_ref: str, code: str) -> RedeemResu
             return RedeemResult(grant, True, _authorization(uow, policy, customer, now))
         if grant is not None and grant.status is GrantStatus.PENDING_CODE:
             expires_at = expiry_on_activation(grant.validity, now)
-            if uow.grants.activate(grant.grant_id, customer.customer_id, now, expires_at):
-                activated = uow.grants.get(grant.grant_id)
+            activated = uow.grants.activate(grant.grant_id, customer.customer_id, now, expires_at)
+            if activated is not None:
                 return RedeemResult(activated, False, _authorization(uow, policy, customer, now))
         # Unknown, used by someone else, or lost the race: count it, commit the count, refuse.
         after = uow.customers.record_code_failure(customer.customer_id, now, policy.codes.attempt_window, policy.codes.max_failed_attempts)

@@ -80,6 +80,7 @@ _ACTIVATE = Prepared(
         status=_ACTIVE, customer_id=bindparam("cid"), activated_at=bindparam("now"), expires_at=bindparam("expires_at"),
         beneficiary=bindparam("beneficiary"),
     )
+    .returning(*t.c)
 )
 _REVOKE = {
     frozenset(statuses): Prepared(
@@ -198,10 +199,12 @@ class GrantRepository:
     def has_live_deposit(self, beneficiary: str, now: datetime) -> bool:
         return self._db.execute(_LIVE_DEPOSIT, {"b": beneficiary, "now": now}).first() is not None
 
-    def activate(self, grant_id: str, customer_id: int, now: datetime, expires_at: datetime | None) -> bool:
-        """PENDING_CODE -> ACTIVE for one customer; False when someone else got there first."""
+    def activate(self, grant_id: str, customer_id: int, now: datetime, expires_at: datetime | None) -> Grant | None:
+        """PENDING_CODE -> ACTIVE for one customer: the activated grant, or None when someone
+        else got there first."""
         params = {"gid": grant_id, "cid": customer_id, "now": now, "expires_at": expires_at, "beneficiary": f"c:{customer_id}"}
-        return self._db.execute(_ACTIVATE, params).rowcount == 1
+        row = self._db.execute(_ACTIVATE, params).first()
+        return _grant(row) if row else None
 
     def take_deposit_slot(self, customer_id: int, now: datetime, attempts: int = 5) -> str | None:
         return self._take(_D, _TAKE_DEPOSIT_SLOT, customer_id, now, {}, attempts)
