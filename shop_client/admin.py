@@ -50,14 +50,10 @@ class AdminClient(SoapClient):
         """Forfeit the customer's active grants (or one grant). Revoking twice changes nothing."""
         if (customer_ref is None) == (grant_id is None):
             raise ValueError("give exactly one of customer_ref and grant_id")
-        args: dict[str, Any] = {"reason": reason}
-        if customer_ref is not None:
-            args["customerRef"] = customer_ref
-        if grant_id is not None:
-            args["grantId"] = grant_id
-        if order_id is not None:
-            args["orderId"] = order_id
-        return wire.revocation(self._call("RevokeAuthorization", **args))
+        # zeep leaves an optional element out when its value is None.
+        return wire.revocation(self._call(
+            "RevokeAuthorization", reason=reason, customerRef=customer_ref, grantId=grant_id, orderId=order_id
+        ))
 
     def get_customer(self, customer_ref: str) -> CustomerDetails:
         return wire.customer_details(self._call("GetCustomer", customerRef=customer_ref))
@@ -73,20 +69,10 @@ class AdminClient(SoapClient):
         limit: int | None = None,
     ) -> LedgerPage:
         """One page, oldest first; pass ``next_after_id`` back as ``after_id`` for the next."""
-        args: dict[str, Any] = {}
-        if customer_ref is not None:
-            args["customerRef"] = customer_ref
-        if kind is not None:
-            args["kind"] = EntryKind(kind).value
-        if since is not None:
-            args["since"] = _aware(since)
-        if until is not None:
-            args["until"] = _aware(until)
-        if after_id is not None:
-            args["afterId"] = after_id
-        if limit is not None:
-            args["limit"] = limit
-        return wire.ledger_page(self._call("GetLedger", **args))
+        return wire.ledger_page(self._call(
+            "GetLedger", customerRef=customer_ref, kind=EntryKind(kind).value if kind is not None else None,
+            since=_aware(since), until=_aware(until), afterId=after_id, limit=limit,
+        ))
 
     def iter_ledger(self, *, page_size: int = 100, **filters: Any) -> Iterator[LedgerEntry]:
         """Every matching entry, page after page."""
@@ -123,7 +109,9 @@ class AdminClient(SoapClient):
         return policy_from_wire(self._call("SetPolicy", **args))
 
 
-def _aware(value: datetime) -> datetime:
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError("naive datetime: pass a timezone-aware time")
     return value

@@ -40,14 +40,10 @@ class ShopClient(SoapClient):
         language: str | None = None,
     ) -> Customer:
         """Create the customer, or update the same reference (identical data: no change)."""
-        args: dict[str, Any] = {"customerRef": customer_ref}
-        if username is not None:
-            args["username"] = username
-        if mobile is not None:
-            args["mobile"] = mobile
-        if language is not None:
-            args["language"] = language
-        return wire.customer(self._call("RegisterCustomer", **args))
+        # zeep leaves an optional element out when its value is None.
+        return wire.customer(self._call(
+            "RegisterCustomer", customerRef=customer_ref, username=username, mobile=mobile, language=language
+        ))
 
     def redeem_code(self, customer_ref: str, code: str) -> Redemption:
         """Bind the grant behind the one-time ``code`` to the customer."""
