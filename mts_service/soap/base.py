@@ -4,7 +4,8 @@
   translated: ``MtsError`` -> ``MtsFault`` (its code kept), anything else -> logged with
   its trace and answered as INTERNAL_ERROR.
 - ``MtsWsgiApplication.handle_error`` renders every fault, Spyne's own included (schema
-  validation, malformed XML, wrong envelope), with ``faults.fault_envelope``.
+  validation, malformed XML, wrong envelope), with ``faults.fault_envelope`` (or, behind
+  the security middleware, leaves ``faults.fault_element`` in ``OUT_DOCUMENT_KEY``).
 - The service context (unit of work, clock, keys) hangs on the Application instance, so
   a method reaches it as ``service_context(ctx)``: no globals.
 - ``MtsSoap11`` is Spyne's SOAP 1.1 protocol with two hand-off hooks for the WS-Security
@@ -127,7 +128,12 @@ class MtsWsgiApplication(WsgiApplication):
             environ.setdefault(OPERATION_KEY, p_ctx.descriptor.name)
         if code.side.value == "Client":
             log.info("refused %s: %s: %s", environ.get(OPERATION_KEY, "unknown"), code.value, message)
-        body = faults.fault_envelope(code, message, current_request_id())
+        if OUT_DOCUMENT_KEY in environ:
+            # Behind the security middleware: hand it the tree to sign (no serialise/parse).
+            environ[OUT_DOCUMENT_KEY] = faults.fault_element(code, message, current_request_id())
+            body = b""
+        else:
+            body = faults.fault_envelope(code, message, current_request_id())
         start_response(faults.HTTP_STATUS, [("Content-Type", faults.CONTENT_TYPE), ("Content-Length", str(len(body)))])
         try:
             p_ctx.close()
