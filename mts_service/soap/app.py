@@ -122,8 +122,10 @@ class SoapDispatcher:
         if self.engine is None:
             return _respond(start_response, "200 OK", b"ok\n", "text/plain; charset=utf-8", head=head)
         try:
+            # DEFERRED: on SQLite the engine's transactions otherwise begin IMMEDIATE, and a
+            # probe must never take (or wait for) the write lock. Other dialects ignore it.
             with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                conn.execution_options(sqlite_begin="DEFERRED").execute(text("SELECT 1"))
         except Exception as exc:  # the reason goes to the log, not to the prober
             log.warning("health check failed: %s", type(exc).__name__)
             return _respond(start_response, "503 Service Unavailable", b"database unavailable\n",
