@@ -1,4 +1,4 @@
-"""Namespace URIs, algorithm URIs and ElementMakers of the MTS WS-Security profile.
+"""Namespace URIs, algorithm URIs, tags and attributes of the MTS WS-Security profile.
 
 Match on these URIs, never on prefixes: peers spell prefixes differently (zeep writes
 ``<Signature xmlns="…xmldsig#">``, lxml invents ``ns1:Id``, xmlsec1 hoists everything to
@@ -10,8 +10,6 @@ X.509 Token Profile 1.1, XML-DSig 1.1 (https://www.w3.org/TR/xmldsig-core1/).
 """
 
 from __future__ import annotations
-
-from lxml.builder import ElementMaker
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -62,8 +60,3 @@ EXPIRES = qn(WSU, "Expires")
 WSU_ID = qn(WSU, "Id")
 XML_ID = qn(XML, "id")
 SIGNATURE = qn(DS, "Signature")
-
-SOAP = ElementMaker(namespace=SOAP11, nsmap={"soap": SOAP11})
-WSSE_E = ElementMaker(namespace=WSSE, nsmap={"wsse": WSSE})
-WSU_E = ElementMaker(namespace=WSU, nsmap={"wsu": WSU})
-DS_E = ElementMaker(namespace=DS, nsmap={"ds": DS})

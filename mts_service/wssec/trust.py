@@ -69,10 +69,10 @@ class TrustStore:
         roles_by_fingerprint: Mapping[str, str] | None = None,
         cache_size: int = 1024,
     ) -> None:
-        self._anchors = list(anchors)
-        if not self._anchors:
+        roots = list(anchors)
+        if not roots:
             raise ValueError("a TrustStore needs at least one CA certificate")
-        self._store = verification.Store(self._anchors)
+        self._store = verification.Store(roots)
         self._purpose = purpose
         self._roles_by_fingerprint = {k.lower().replace(":", ""): v for k, v in (roles_by_fingerprint or {}).items()}
         ekus = {
@@ -96,10 +96,6 @@ class TrustStore:
         for path in paths:
             anchors.extend(x509.load_pem_x509_certificates(Path(path).read_bytes()))
         return cls(anchors, **kwargs)  # type: ignore[arg-type]
-
-    @property
-    def anchors(self) -> list[x509.Certificate]:
-        return list(self._anchors)
 
     def verify(self, cert: x509.Certificate, *, at: datetime) -> TrustedCertificate:
         """Return the trusted certificate and its role, or raise SECURITY_UNTRUSTED_CERT."""

@@ -136,7 +136,6 @@ class _Structure:
     timestamp_id: str
     bst: etree._Element
     signed_info: etree._Element
-    reference_uris: tuple[str, ...]
     c14n_prefixes: list[str] | None
     signature_method: str
     references: tuple[_Reference, ...] = ()
@@ -268,7 +267,6 @@ def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structu
         timestamp_id=timestamp_id,
         bst=bst,
         signed_info=signed_info,
-        reference_uris=tuple(uris),
         c14n_prefixes=c14n_prefixes,
         signature_method=signature_method,
         references=tuple(refs),
