@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import io
 import logging
-import secrets
 import threading
 from contextlib import nullcontext
 from typing import Any, Callable, Iterable, Mapping
@@ -40,8 +39,9 @@ from lxml import etree
 
 from mts_service.clock import Clock
 from mts_service.errors import ErrorCode, SecurityError
+from mts_service.observability import ENVIRON_KEY as REQUEST_ID_KEY, new_request_id
 from mts_service.soap.base import OUT_DOCUMENT_KEY, VERIFIED_BODY_KEY
-from mts_service.soap.faults import fault_element
+from mts_service.soap.faults import CONTENT_TYPE, GENERIC_MESSAGE, HTTP_STATUS, fault_element, fault_envelope
 from mts_service.soap.request_body import BodyRefused, announced_length, read_unannounced
 from mts_service.wssec import ns
 from mts_service.wssec.profile import SecurityProfile
@@ -56,7 +56,6 @@ WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
 DEFAULT_ROLES_BY_PATH: Mapping[str, str] = {"/gateway": "gateway", "/shop": "shop", "/admin": "admin"}
 PASS_THROUGH_METHODS = frozenset({"GET", "HEAD"})
-CONTENT_TYPE = "text/xml; charset=utf-8"
 
 _local = threading.local()
 
@@ -105,8 +104,8 @@ class SecurityMiddleware:
         if role is None or method in PASS_THROUGH_METHODS:
             return self.app(environ, start_response)
 
-        request_id = environ.get("mts.request_id") or secrets.token_hex(8)
-        environ["mts.request_id"] = request_id
+        request_id = environ.get(REQUEST_ID_KEY) or new_request_id()
+        environ[REQUEST_ID_KEY] = request_id
         with self._replay_scope() as deferred:
             return self._serve(environ, start_response, method, role, request_id, deferred)
 
@@ -120,7 +119,7 @@ class SecurityMiddleware:
             return self._refuse(environ, start_response, exc, request_id)
         except Exception:
             log.exception("unexpected error verifying request %s", request_id)
-            return self._fault(start_response, ErrorCode.INTERNAL_ERROR, "internal error", request_id)
+            return self._fault(start_response, ErrorCode.INTERNAL_ERROR, GENERIC_MESSAGE, request_id)
 
         try:
             status, headers, body = self._call_inner(inner_environ)
@@ -138,7 +137,7 @@ class SecurityMiddleware:
             return self._refuse(environ, start_response, exc, request_id)
         except Exception:
             log.exception("unexpected error answering request %s", request_id)
-            return self._fault(start_response, ErrorCode.INTERNAL_ERROR, "internal error", request_id)
+            return self._fault(start_response, ErrorCode.INTERNAL_ERROR, GENERIC_MESSAGE, request_id)
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
         headers += [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(signed)))]
         start_response(status, headers)
@@ -250,10 +249,7 @@ class SecurityMiddleware:
             payload = self._sign(envelope)
         except Exception:  # never let a signing failure hide the refusal itself
             log.exception("could not sign the fault for request %s", request_id)
-            payload = etree.tostring(fault_element(code, message, request_id), xml_declaration=True, encoding="utf-8")
-        start_response(
-            "500 Internal Server Error",
-            [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload)))],
-        )
+            payload = fault_envelope(code, message, request_id)
+        start_response(HTTP_STATUS, [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload)))])
         return [payload]
 
