@@ -35,6 +35,7 @@ from mts_service.errors import MtsError
 from mts_service.observability import current_request_id
 from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
+from mts_service.wssec import ns
 
 log = logging.getLogger("mts.soap")
 
@@ -45,10 +46,6 @@ VERIFIED_BODY_KEY = "mts.wssec.body"
 OUT_DOCUMENT_KEY = "mts.wssec.out_document"
 """environ: present (None) when the middleware wants the response tree; MtsSoap11 puts the
 response envelope element there and writes no bytes."""
-
-_SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-_ENVELOPE = f"{{{_SOAP11_ENV}}}Envelope"
-_XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 
 
 def _req_env(ctx: Any) -> dict | None:
@@ -69,11 +66,11 @@ class MtsSoap11(Soap11):
             if ctx.transport.get_request_content_type() is None or ctx.transport.get_request_method() != "POST":
                 ctx.transport.resp_code = HTTP_405
                 raise RequestNotAllowed("You must issue a POST request with the Content-Type header properly set.")
-        envelope = etree.Element(_ENVELOPE, nsmap={"soap": _SOAP11_ENV})
+        envelope = etree.Element(ns.ENVELOPE, nsmap={"soap": ns.SOAP11})
         envelope.append(body)
         # What etree.XMLID would have collected from the same bytes (no DTD: xml:id only),
         # so that Spyne's SOAP-encoding href resolution behaves as on a parsed string.
-        ids = {node.get(_XML_ID): node for node in body.iter() if node.get(_XML_ID) is not None}
+        ids = {node.get(ns.XML_ID): node for node in body.iter() if node.get(ns.XML_ID) is not None}
         ctx.in_document = (envelope, ids)
         return None
 

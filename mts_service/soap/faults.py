@@ -30,10 +30,8 @@ from lxml import etree
 from spyne.model.fault import Fault
 
 from mts_service.errors import ErrorCode, MtsError
+from mts_service.wssec import ns
 
-SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
-FAULT_NS = "urn:mts:fault:v1"
 CONTENT_TYPE = "text/xml; charset=utf-8"
 HTTP_STATUS = "500 Internal Server Error"
 GENERIC_MESSAGE = "internal error"
@@ -71,16 +69,16 @@ def fault_envelope(code: ErrorCode, message: str, request_id: str) -> bytes:
 
 def fault_element(code: ErrorCode, message: str, request_id: str) -> etree._Element:
     """The Fault envelope as a tree (the security middleware signs it before serialising)."""
-    envelope = etree.Element(f"{{{SOAP11_NS}}}Envelope", nsmap={"soap": SOAP11_NS})
-    body = etree.SubElement(envelope, f"{{{SOAP11_NS}}}Body")
-    fault = etree.SubElement(body, f"{{{SOAP11_NS}}}Fault")
+    envelope = etree.Element(ns.ENVELOPE, nsmap={"soap": ns.SOAP11})
+    body = etree.SubElement(envelope, ns.BODY)
+    fault = etree.SubElement(body, ns.FAULT_TAG)
     etree.SubElement(fault, "faultcode").text = f"soap:{code.side.value}"
     etree.SubElement(fault, "faultstring").text = message
     detail = etree.SubElement(fault, "detail")
-    fault_detail = etree.SubElement(detail, f"{{{FAULT_NS}}}FaultDetail", nsmap={"f": FAULT_NS})
-    etree.SubElement(fault_detail, f"{{{FAULT_NS}}}code").text = code.value
-    etree.SubElement(fault_detail, f"{{{FAULT_NS}}}message").text = message
-    etree.SubElement(fault_detail, f"{{{FAULT_NS}}}requestId").text = request_id
+    fault_detail = etree.SubElement(detail, ns.qn(ns.FAULT, "FaultDetail"), nsmap={"f": ns.FAULT})
+    etree.SubElement(fault_detail, ns.qn(ns.FAULT, "code")).text = code.value
+    etree.SubElement(fault_detail, ns.qn(ns.FAULT, "message")).text = message
+    etree.SubElement(fault_detail, ns.qn(ns.FAULT, "requestId")).text = request_id
     return envelope
 
 
@@ -125,8 +123,11 @@ def _caller_message(code: ErrorCode, text: Any) -> str:
     return text[:MAX_MESSAGE_CHARS] or code.value
 
 
+_SOAP12_ENVELOPE = ns.qn(ns.SOAP12, "Envelope")
+
+
 def _is_soap12(document: Any) -> bool:
     root = document[0] if isinstance(document, tuple) and document else document
     if isinstance(root, etree._ElementTree):
         root = root.getroot()
-    return isinstance(root, etree._Element) and root.tag == f"{{{SOAP12_NS}}}Envelope"
+    return isinstance(root, etree._Element) and root.tag == _SOAP12_ENVELOPE

@@ -39,7 +39,7 @@ from lxml import etree
 
 from mts_service.clock import Clock
 from mts_service.errors import ErrorCode, SecurityError
-from mts_service.observability import ENVIRON_KEY as REQUEST_ID_KEY, new_request_id
+from mts_service.observability import ENVIRON_KEY as REQUEST_ID_KEY, WsgiApp, new_request_id
 from mts_service.soap.base import OUT_DOCUMENT_KEY, VERIFIED_BODY_KEY
 from mts_service.soap.faults import CONTENT_TYPE, GENERIC_MESSAGE, HTTP_STATUS, fault_element, fault_envelope
 from mts_service.soap.request_body import BodyRefused, announced_length, read_unannounced
@@ -51,8 +51,6 @@ from mts_service.wssec.trust import TrustStore
 from mts_service.wssec.verify import VerifiedMessage, envelope_from_canonical_body, verify_envelope
 
 log = logging.getLogger("mts.wssec")
-
-WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
 DEFAULT_ROLES_BY_PATH: Mapping[str, str] = {"/gateway": "gateway", "/shop": "shop", "/admin": "admin"}
 PASS_THROUGH_METHODS = frozenset({"GET", "HEAD"})

@@ -31,11 +31,11 @@ from mts_service.domain.ledger import EntryKind, Recovery
 from mts_service.domain.orders import DeliveryMode, DeliveryOutcome, OrderStatus
 from mts_service.domain.policy import Flow, Mode
 from mts_service.errors import ErrorCode
+from mts_service.wssec.ns import FAULT as FAULT_NS  # the FaultDetail namespace
 
 GATEWAY_NS = "urn:mts:gateway:v1"
 SHOP_NS = "urn:mts:shop:v1"
 ADMIN_NS = "urn:mts:admin:v1"
-FAULT_NS = "urn:mts:fault:v1"
 
 UNBOUNDED = "unbounded"
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import gc
 import os
-from typing import Any, Callable, Iterable, Mapping
+from typing import Mapping
 
 import spyne.const
 from sqlalchemy.engine import Engine
 
 from mts_service.bootstrap import engine_for, service_context
 from mts_service.config import Settings
-from mts_service.observability import RequestIdMiddleware, configure_logging
+from mts_service.observability import RequestIdMiddleware, WsgiApp, configure_logging
 from mts_service.persistence.replay_cache import SqlReplayCache
 from mts_service.pki import load_certificate, load_private_key
 from mts_service.services.context import ServiceContext
@@ -26,8 +26,6 @@ from mts_service.soap.app import make_wsgi_app
 from mts_service.soap.security import SecurityMiddleware
 from mts_service.wssec.profile import SecurityProfile
 from mts_service.wssec.trust import TrustStore
-
-WsgiApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
 SERVER_CERT = "server.pem"
 SERVER_KEY = "server.key"
