@@ -29,7 +29,7 @@ from mts_service.errors import ErrorCode
 from mts_service.observability import RequestIdMiddleware, current_request_id
 from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
-from mts_service.soap.base import FAULT_KEY, OPERATION_KEY, MtsWsgiApplication
+from mts_service.soap.base import FAULT_KEY, OPERATION_KEY, MtsWsgiApplication, call_buffered
 from mts_service.soap.metrics import SoapMetrics
 from mts_service.soap.request_body import BodyRefused, announced_length, read_unannounced
 from mts_service.soap.wsdl import SERVICE_NAMES, build_service
@@ -150,20 +150,9 @@ def _buffered(app: Callable[..., Any], environ: dict, start_response: StartRespo
     Spyne's unchunked mode is broken on Python 3 (it joins bytes with a str) and its
     chunked mode drops Content-Length; SOAP answers are small, so buffer them here.
     """
-    captured: dict[str, Any] = {}
-
-    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        captured["status"], captured["headers"] = status, headers
-
-    result = app(environ, capture)
-    try:
-        body = b"".join(result)
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-    headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
-    start_response(captured["status"], headers + [("Content-Length", str(len(body)))])
+    status, headers, body = call_buffered(app, environ)
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    start_response(status, headers + [("Content-Length", str(len(body)))])
     return [body]
 
 

@@ -140,6 +140,31 @@ class MtsWsgiApplication(WsgiApplication):
         return [body]
 
 
+def call_buffered(app: Callable[..., Any], environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Run a WSGI app to completion: its status, headers and whole body (``write()`` included),
+    its result closed. The dispatcher answers Spyne's output with one buffer and its
+    Content-Length; the security middleware signs what its inner app answered."""
+    captured: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        captured["status"] = status
+        captured["headers"] = list(headers)
+        return chunks.append
+
+    result = app(environ, capture)
+    try:
+        for chunk in result:
+            chunks.append(chunk)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    if "status" not in captured:
+        raise RuntimeError("inner application did not call start_response")
+    return captured["status"], captured["headers"], b"".join(chunks)
+
+
 def service_context(ctx: Any) -> ServiceContext:
     """The MTS service context of the application serving this Spyne method context."""
     return ctx.app.mts_context

@@ -40,7 +40,7 @@ from lxml import etree
 from mts_service.clock import Clock
 from mts_service.errors import ErrorCode, SecurityError
 from mts_service.observability import ENVIRON_KEY as REQUEST_ID_KEY, WsgiApp, new_request_id
-from mts_service.soap.base import OUT_DOCUMENT_KEY, VERIFIED_BODY_KEY
+from mts_service.soap.base import OUT_DOCUMENT_KEY, VERIFIED_BODY_KEY, call_buffered
 from mts_service.soap.faults import CONTENT_TYPE, GENERIC_MESSAGE, HTTP_STATUS, fault_element, fault_envelope
 from mts_service.soap.request_body import BodyRefused, announced_length, read_unannounced
 from mts_service.wssec import ns
@@ -120,7 +120,7 @@ class SecurityMiddleware:
             return self._fault(start_response, ErrorCode.INTERNAL_ERROR, GENERIC_MESSAGE, request_id)
 
         try:
-            status, headers, body = self._call_inner(inner_environ)
+            status, headers, body = call_buffered(self.app, inner_environ)
             # A replay key the service's transaction did not record (the request wrote
             # nothing, or its transaction rolled back) is recorded now; if a racing copy of
             # the message got there first, this copy is refused: it changed nothing.
@@ -205,27 +205,6 @@ class SecurityMiddleware:
             )
 
     # -- response side ----------------------------------------------------------------
-
-    def _call_inner(self, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
-        captured: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-            captured["status"] = status
-            captured["headers"] = list(headers)
-            return chunks.append
-
-        result = self.app(environ, capture)
-        try:
-            for chunk in result:
-                chunks.append(chunk)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        if "status" not in captured:
-            raise RuntimeError("inner application did not call start_response")
-        return captured["status"], captured["headers"], b"".join(chunks)
 
     def _sign_bytes(self, body: bytes) -> bytes:
         return self._sign_document(etree.fromstring(body, parser=_response_parser()))
