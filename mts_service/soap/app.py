@@ -10,7 +10,8 @@
 Everything costly is done once, here: Spyne applications (their schema validators
 included) and the WSDL documents. Per request the dispatcher only checks the size,
 times the call and counts it. No security code: ``soap.security.SecurityMiddleware``
-wraps this app when WS-Security is on (see ``soap.wsgi``).
+wraps the dispatcher, inside the request-id middleware, when WS-Security is on (see
+``soap.wsgi``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from mts_service.config import Settings
 from mts_service.errors import ErrorCode
-from mts_service.observability import RequestIdMiddleware, current_request_id
+from mts_service.observability import RequestIdMiddleware, WsgiApp, current_request_id
 from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
 from mts_service.soap.base import FAULT_KEY, OPERATION_KEY, MtsWsgiApplication, call_buffered
@@ -135,13 +136,18 @@ class SoapDispatcher:
 
 def make_wsgi_app(
     ctx: ServiceContext, settings: Settings, *, engine: Engine | None = None, metrics: SoapMetrics | None = None,
-) -> Callable[[dict, StartResponse], Iterable[bytes]]:
+    middleware: Callable[[WsgiApp], WsgiApp] | None = None,
+) -> WsgiApp:
     """The MTS WSGI application (request ids included), without WS-Security.
 
     ``engine`` is what ``/healthz`` probes; without it ``/healthz`` only says the process is up.
+    ``middleware``, if given, wraps the dispatcher inside the one request-id middleware
+    (``soap.wsgi`` puts the WS-Security layer there, so that its refusals carry the id).
     """
-    dispatcher = SoapDispatcher(ctx, max_request_bytes=settings.max_request_bytes, engine=engine, metrics=metrics)
-    return RequestIdMiddleware(dispatcher)
+    app: WsgiApp = SoapDispatcher(ctx, max_request_bytes=settings.max_request_bytes, engine=engine, metrics=metrics)
+    if middleware is not None:
+        app = middleware(app)
+    return RequestIdMiddleware(app)
 
 
 def _buffered(app: Callable[..., Any], environ: dict, start_response: StartResponse) -> list[bytes]:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from mts_service.bootstrap import engine_for, service_context
 from mts_service.config import Settings
-from mts_service.observability import RequestIdMiddleware, WsgiApp, configure_logging
+from mts_service.observability import WsgiApp, configure_logging
 from mts_service.persistence.replay_cache import SqlReplayCache
 from mts_service.pki import load_certificate, load_private_key
 from mts_service.services.context import ServiceContext
@@ -61,10 +61,9 @@ def build_application(environ: Mapping[str, str]) -> WsgiApp:
     configure_logging(environ.get("MTS_LOG_LEVEL", "INFO"))
     engine = engine_for(settings)
     ctx = service_context(settings, engine=engine)
-    app = make_wsgi_app(ctx, settings, engine=engine)
-    if settings.security:
-        app = with_security(app, settings, ctx, engine)
-    return RequestIdMiddleware(app)
+    # One request-id middleware, outermost (make_wsgi_app's), around the security layer.
+    secure = (lambda app: with_security(app, settings, ctx, engine)) if settings.security else None
+    return make_wsgi_app(ctx, settings, engine=engine, middleware=secure)
 
 
 application = build_application(os.environ)
