@@ -87,6 +87,9 @@ class TrustStore:
         )
         self._ca_policy = verification.ExtensionPolicy.webpki_defaults_ca()
         self._cache: OrderedDict[str, tuple[datetime, datetime]] = OrderedDict()
+        # id(certificate) -> (that certificate, fingerprint, role): verify.load_token hands
+        # out the same object for the same token, so a known one costs no DER serialisation.
+        self._identities: OrderedDict[int, tuple[x509.Certificate, str, str | None]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -100,7 +103,7 @@ class TrustStore:
     def verify(self, cert: x509.Certificate, *, at: datetime) -> TrustedCertificate:
         """Return the trusted certificate and its role, or raise SECURITY_UNTRUSTED_CERT."""
         at = ensure_utc(at)
-        fp = fingerprint(cert)
+        fp, role = self._identify(cert)
         with self._lock:
             window = self._cache.get(fp)
             if window is not None:
@@ -114,7 +117,23 @@ class TrustStore:
         not_before, not_after = window
         if not (not_before <= at <= not_after):
             raise _untrusted(f"certificate chain not valid at {at.isoformat()}")
-        return TrustedCertificate(cert, self.role_of(cert, fp), fp)
+        return TrustedCertificate(cert, role, fp)
+
+    def _identify(self, cert: x509.Certificate) -> tuple[str, str | None]:
+        """(fingerprint, role) of ``cert``, computed once per certificate object."""
+        key = id(cert)
+        with self._lock:
+            found = self._identities.get(key)
+            if found is not None and found[0] is cert:  # the entry holds cert, so its id is not reused
+                self._identities.move_to_end(key)
+                return found[1], found[2]
+        fp = fingerprint(cert)
+        role = self.role_of(cert, fp)
+        with self._lock:
+            self._identities[key] = (cert, fp, role)
+            while len(self._identities) > self._cache_size:
+                self._identities.popitem(last=False)
+        return fp, role
 
     def _validate_chain(self, cert: x509.Certificate, at: datetime) -> tuple[datetime, datetime]:
         builder = (
