@@ -19,6 +19,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite's own checkpoint runs inside a COMMIT: MTS checkpoints outside the writers' queue
+# instead (sqlite_writers), and this threshold (about 40 MB of WAL) only catches other writers.
+SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 
 # PostgreSQL: unique_violation, serialization_failure, deadlock_detected (a lost race, not a
 # lost connection, although psycopg raises the last two as OperationalError subclasses).
@@ -74,6 +77,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -12,6 +12,13 @@ one the moment the lock is released, and BEGIN IMMEDIATE then finds the database
 busy timeout stays as the fallback for any writer that does not use this queue (the sqlite3
 shell, a migration run by hand): correctness never depends on the queue, only latency does.
 
+SQLite's automatic WAL checkpoint runs inside the COMMIT that crosses its threshold, so
+with this queue it would run while every other writer waits (it copies pages and fsyncs
+twice). The threshold is therefore set high (``engine.SQLITE_AUTOCHECKPOINT_PAGES``, a
+safety net for writers outside MTS) and each process runs a PASSIVE checkpoint every
+``CHECKPOINT_EVERY`` commits, after leaving the queue: a passive checkpoint never blocks a
+writer, and the WAL stays a few megabytes.
+
 Each thread opens the lock file once (flock locks belong to an open file description, so
 threads of one process queue like processes do); a thread re-entering is counted, not
 blocked. A process killed while holding it loses the lock with its descriptors.
@@ -20,12 +27,23 @@ blocked. A process killed while holding it loses the lock with its descriptors.
 from __future__ import annotations
 
 import fcntl
+import itertools
+import logging
 import os
+import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
 from typing import ContextManager, Iterator
 
 from sqlalchemy.engine import Engine
+
+log = logging.getLogger("mts.persistence")
+
+CHECKPOINT_EVERY = 64
+"""Commits of one process between its passive WAL checkpoints (a commit of a use case
+writes about 25 pages: about 2 MB of WAL per process between two checkpoints)."""
+
+CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 
 _queues: dict[str, SqliteWriterQueue] = {}
 _queues_lock = threading.Lock()
@@ -48,6 +66,7 @@ class SqliteWriterQueue:
     def __init__(self, database_path: str) -> None:
         self.lock_path = f"{database_path}-writers"
         self._local = threading.local()
+        self._commits = itertools.count(1)
 
     def acquire(self) -> None:
         """Wait for the writers' lock (re-entrant within a thread)."""
@@ -64,6 +83,20 @@ class SqliteWriterQueue:
         if mine.depth == 0:
             fcntl.flock(mine.fd, fcntl.LOCK_UN)
 
+    def committed(self, connection: sqlite3.Connection) -> None:
+        """After a commit, outside the queue: now and then, checkpoint the WAL (PASSIVE: it
+        copies what no reader still needs and never blocks a writer). A failure only delays
+        the checkpoint; the commit stands."""
+        if next(self._commits) % CHECKPOINT_EVERY:
+            return
+        from mts_service.persistence.fastsql import notify  # fastsql imports the schema: late
+
+        notify(CHECKPOINT)
+        try:
+            connection.execute(CHECKPOINT).fetchall()
+        except sqlite3.Error as exc:
+            log.warning("WAL checkpoint skipped: %s", exc)
+
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Hold the writers' lock for the block."""
@@ -72,6 +105,16 @@ class SqliteWriterQueue:
             yield
         finally:
             self.release()
+
+
+def _forget_queues_in_child() -> None:
+    # A forked child (a gunicorn worker of a --preload app, a test) must not share its
+    # parent's open lock files: flock locks belong to the open file description, so both
+    # processes would hold "the" lock at once. The child opens its own on first use.
+    _queues.clear()
+
+
+os.register_at_fork(after_in_child=_forget_queues_in_child)
 
 
 def writers_of(engine: Engine) -> SqliteWriterQueue | None:

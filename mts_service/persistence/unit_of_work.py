@@ -63,13 +63,13 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         try:
+            self._pooled = self._engine.raw_connection()
+            raw = self._pooled.driver_connection
             if self._write:  # SQLite: wait in the writers' queue, not in the busy handler
                 writers = writers_of(self._engine)
                 if writers is not None:
                     writers.acquire()
                     self._writers = writers
-            self._pooled = self._engine.raw_connection()
-            raw = self._pooled.driver_connection
             if self._engine.dialect.name == "sqlite":
                 begin = "BEGIN IMMEDIATE" if self._write else "BEGIN"
                 notify(begin)
@@ -109,6 +109,8 @@ class SqlUnitOfWork:
             return True
         except Exception:  # the connection may be gone; the pool is told in _release
             return False
+        finally:
+            self._leave_queue()
 
     def _release(self, exc: BaseException | None) -> None:
         try:
@@ -119,9 +121,14 @@ class SqlUnitOfWork:
             self._pooled.close()
             self._pooled = None
         finally:
-            writers, self._writers = self._writers, None
-            if writers is not None:  # after COMMIT/ROLLBACK: the next writer finds the file free
-                writers.release()
+            self._leave_queue()
+
+    def _leave_queue(self) -> None:
+        """Let the next writer in: called as soon as COMMIT or ROLLBACK has returned (the
+        connection's return to the pool and the WAL checkpoint happen after, outside it)."""
+        writers, self._writers = self._writers, None
+        if writers is not None:
+            writers.release()
 
     def commit(self) -> None:
         try:
@@ -130,12 +137,19 @@ class SqlUnitOfWork:
             if _transient(exc):
                 raise TransientConflict(str(exc)) from exc
             raise
+        writers = self._writers
+        self._leave_queue()
         self._end_claim(committed=True)
         self._done = True
+        if writers is not None:
+            writers.committed(self._pooled.driver_connection)
 
     def rollback(self) -> None:
         self._end_claim(committed=False)
-        self._pooled.driver_connection.rollback()
+        try:
+            self._pooled.driver_connection.rollback()
+        finally:
+            self._leave_queue()
         self._done = True
 
     def _end_claim(self, *, committed: bool) -> None:

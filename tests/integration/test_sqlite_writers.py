@@ -42,8 +42,65 @@ def test_a_write_transaction_holds_the_turn_until_it_has_committed(sqlite_engine
     with SqlUnitOfWork(sqlite_engine, write=True) as uow:
         assert held_by_someone(sqlite_engine)
         uow.commit()
-        assert held_by_someone(sqlite_engine)   # released after the connection is handed back
+        # Released the moment COMMIT returned: handing the connection back to the pool and
+        # checkpointing the WAL happen outside the queue.
+        assert not held_by_someone(sqlite_engine)
     assert not held_by_someone(sqlite_engine)
+
+
+def test_an_explicit_rollback_releases_the_turn_at_once(sqlite_engine):
+    with SqlUnitOfWork(sqlite_engine, write=True) as uow:
+        uow.rollback()
+        assert not held_by_someone(sqlite_engine)
+
+
+def test_the_wal_is_checkpointed_every_so_many_commits_outside_the_queue(sqlite_engine, monkeypatch):
+    from mts_service.persistence import sqlite_writers
+    from mts_service.persistence.fastsql import observing
+
+    monkeypatch.setattr(sqlite_writers, "CHECKPOINT_EVERY", 3)
+    checkpoints = []
+
+    def watch(sql, _args):
+        if sql == sqlite_writers.CHECKPOINT:
+            checkpoints.append(held_by_someone(sqlite_engine))
+
+    with observing(watch):
+        for _ in range(7):
+            with SqlUnitOfWork(sqlite_engine, write=True) as uow:
+                uow.commit()
+    assert checkpoints == [False, False]   # after commits 3 and 6, never inside the queue
+    pages = sqlite_engine.raw_connection()
+    try:  # SQLite's own checkpoint (inside a COMMIT) only catches writers outside MTS
+        assert pages.driver_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] >= 10_000
+    finally:
+        pages.close()
+
+
+def test_a_forked_child_takes_its_own_turn_not_its_parents(sqlite_engine):
+    """flock belongs to the open file: a child must not inherit its parent's (a --preload
+    gunicorn worker would otherwise write beside its sibling)."""
+    with writer_turn(sqlite_engine):
+        pass   # the parent has opened its lock file
+    read_end, write_end = os.pipe()
+    with writer_turn(sqlite_engine):
+        pid = os.fork()
+        if pid == 0:  # the child: must wait while the parent holds the turn
+            try:
+                os.close(read_end)
+                with writer_turn(sqlite_engine):
+                    os.write(write_end, b"in")
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        import select
+
+        ready, _, _ = select.select([read_end], [], [], 0.5)
+        assert not ready   # the child is waiting for the parent's turn
+    ready, _, _ = select.select([read_end], [], [], 10)
+    assert ready and os.read(read_end, 2) == b"in"
+    os.waitpid(pid, 0)
+    os.close(read_end)
 
 
 def test_a_failed_write_transaction_releases_the_turn(sqlite_engine):
