@@ -106,7 +106,7 @@ def get_authorization(ctx: ServiceContext, customer_ref: str) -> Authorization:
 
 
 def _authorization(uow, policy: Policy | None, customer: Customer, now: datetime) -> Authorization:
-    return authorization_from(policy, customer, uow.grants.for_customer(customer.customer_id), now)
+    return authorization_from(policy, customer, uow.grants.usable_for_customer(customer.customer_id, now), now)
 
 
 def authorization_from(policy: Policy | None, customer: Customer, grants: list[Grant], now: datetime) -> Authorization:

@@ -154,3 +154,28 @@ def test_blocked_customer_cannot_order(ctx):
     send(ctx, sender=customer.mobile)  # still credited: it was paid
     with pytest.raises(CustomerBlocked):
         orders.place_order(ctx, order(customer.reference))
+
+
+def test_authorization_reads_only_usable_grants_and_counts_as_over_all_of_them(ctx, clock):
+    """GetAuthorization, RedeemCode and the admin view count a customer's usable grants; the
+    repository returns only those (spent and expired ones pile up over a customer's life),
+    with the same result as the domain's own test over every grant, expiry instant included."""
+    from datetime import timedelta
+
+    from mts_service.services.customers import authorization_from
+
+    set_policy(ctx, advance_validity_seconds=3600)
+    customer = customer_with_advance(ctx, count=2)
+    clock.advance(timedelta(minutes=10))
+    send(ctx, sender=customer.mobile)      # a third advance, expiring ten minutes later
+    orders.place_order(ctx, order(customer.reference))   # spends the oldest
+    first_expiry = clock.now() + timedelta(minutes=50)
+    for at in (clock.now(), first_expiry - timedelta(microseconds=1), first_expiry, first_expiry + timedelta(minutes=10)):
+        with ctx.uow_factory(write=False) as uow:
+            everything = uow.grants.for_customer(customer.customer_id)
+            usable = uow.grants.usable_for_customer(customer.customer_id, at)
+            current = uow.policies.current()
+            uow.commit()
+        assert [g.grant_id for g in usable] == [g.grant_id for g in everything if g.is_usable(at)]
+        assert authorization_from(current, customer, usable, at) == authorization_from(current, customer, everything, at)
+    assert len(everything) == 3 and usable == []

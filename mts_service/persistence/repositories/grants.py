@@ -25,6 +25,13 @@ _BY_CODE_HASH = Prepared(select(t).where(t.c.code_hash == bindparam("h")))
 _BY_CUSTOMER = Prepared(select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.created_at, t.c.grant_id))
 _not_expired = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
 _has_room = or_(t.c.orders_allowed.is_(None), t.c.orders_used < t.c.orders_allowed)
+# A customer's usable grants (Grant.is_usable in SQL): what an authorization counts. Spent,
+# expired and revoked grants pile up over a customer's life and are not read on this path.
+_USABLE_FOR_CUSTOMER = Prepared(
+    select(t)
+    .where(t.c.customer_id == bindparam("cid"), t.c.status == _ACTIVE, _not_expired, _has_room)
+    .order_by(t.c.created_at, t.c.grant_id)
+)
 
 # Oldest usable grant of a kind for a customer: spend what expires first.
 _USABLE = Prepared(
@@ -162,6 +169,9 @@ class GrantRepository:
 
     def for_customer(self, customer_id: int) -> list[Grant]:
         return [_grant(r) for r in self._db.execute(_BY_CUSTOMER, {"cid": customer_id})]
+
+    def usable_for_customer(self, customer_id: int, now: datetime) -> list[Grant]:
+        return [_grant(r) for r in self._db.execute(_USABLE_FOR_CUSTOMER, {"cid": customer_id, "now": now})]
 
     def all(self) -> list[Grant]:
         return [_grant(r) for r in self._db.execute(_ALL)]
