@@ -41,10 +41,12 @@ class _Credit:
 def submit_sms(ctx: ServiceContext, message: InboundSms) -> SmsReceipt:
     message = message.validate()
     fingerprint = message.fingerprint()
-    return run_in_transaction(ctx.uow_factory, lambda uow: _submit(ctx, uow, message, fingerprint))
+    # Pure work before the transaction: on SQLite the transaction holds the one write lock.
+    sender = normalise_sender(message.sender, ctx.default_region)
+    return run_in_transaction(ctx.uow_factory, lambda uow: _submit(ctx, uow, message, fingerprint, sender))
 
 
-def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> SmsReceipt:
+def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str, sender: str) -> SmsReceipt:
     existing = uow.messages.get(message.message_id)
     if existing is not None:
         if existing.fingerprint != fingerprint:
@@ -60,7 +62,6 @@ def _submit(ctx: ServiceContext, uow, message: InboundSms, fingerprint: str) -> 
         )
 
     now = ctx.clock.now()
-    sender = normalise_sender(message.sender, ctx.default_region)
     policy = uow.policies.current()
     premium = policy.premium_number(message.service_number.strip()) if policy else None
     if policy is None or premium is None:
