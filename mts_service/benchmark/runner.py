@@ -51,7 +51,6 @@ POLICY: dict[str, Any] = {
     "advance_sms": 1, "flows": ["CODE", "USERNAME", "REGISTERED"], "codes": {"length": 8}, "default_language": "fr",
 }
 CODE = re.compile(r"\b([0-9A-HJKMNP-TV-Z]{8})\b")
-REPLY_TEXT = re.compile(r"replyText>([^<]*)</")
 OPERATIONS = ("SubmitSms", "RedeemCode", "PlaceOrder")
 ECHO = "Echo"
 
@@ -235,13 +234,6 @@ class Result:
                 "ok": f.answered, "faults": f.faults, "timed": f.ok}
 
 
-def code_in_reply(reply: str) -> str | None:
-    """The code of a SubmitSms reply text (not an 8-character run of the signature's base64)."""
-    text = REPLY_TEXT.search(reply)
-    code = CODE.search(text.group(1)) if text else None
-    return code.group(1) if code else None
-
-
 def _echo_calls(n: int, size: int) -> list[Call]:
     filler = max(0, size - 300)
     return [Call("/echo", echo_request("x" * filler + f"{i:08d}")) for i in range(n)]
@@ -298,7 +290,7 @@ def run_mode(mode: Mode, config: BenchConfig, work: Path, certs: Path, log=print
         results.append(("SubmitSms", sms))
         log(f"  {mode.name} SubmitSms: {sms.rps:.0f} req/s ({sms.faults} faults)")
         echo_phase()
-        codes = [code for code in map(code_in_reply, sms.replies) if code]
+        codes = [m.group(1) for m in (CODE.search(reply) for reply in sms.replies) if m]
         calls = factory.redeem(codes, customers)
         redeem = drive(config.generator, mts_url, calls, c)
         results.append(("RedeemCode", redeem))
