@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from mts_service.benchmark.cpu import tree_cpu_seconds
 from mts_service.benchmark.echo import echo_request
 from mts_service.benchmark.load import Call, Figures, drive, wrk_path
 
@@ -121,8 +122,14 @@ def _get(url: str, path: str) -> int:
         conn.close()
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+
 @contextmanager
-def running(command: list[str], url: str, log: Path, env: dict[str, str], cwd: Path) -> Iterator[str]:
+def running(command: list[str], url: str, log: Path, env: dict[str, str], cwd: Path) -> Iterator[Server]:
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -139,7 +146,7 @@ def running(command: list[str], url: str, log: Path, env: dict[str, str], cwd: P
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not healthy: {log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.2)
-        yield url
+        yield Server(url, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -225,13 +232,29 @@ class Result:
     operation: str
     figures: Figures
     echo_rps: float
+    cpu_ms: float | None = None
+    """CPU of the server's processes per request of the phase (None where /proc is absent)."""
+    echo_cpu_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         f = self.figures
+        cpu_ratio = self.echo_cpu_ms / self.cpu_ms if self.cpu_ms and self.echo_cpu_ms else None
         return {"rps": round(f.rps, 1), "p50_ms": round(f.percentile_ms(0.50), 2),
                 "p99_ms": round(f.percentile_ms(0.99), 2),
                 "ratio_to_echo": round(f.rps / self.echo_rps, 3) if self.echo_rps else None,
-                "ok": f.answered, "faults": f.faults, "timed": f.ok}
+                "ok": f.answered, "faults": f.faults, "timed": f.ok,
+                "server_cpu_ms": round(self.cpu_ms, 3) if self.cpu_ms is not None else None,
+                "cpu_ratio_to_echo": round(cpu_ratio, 3) if cpu_ratio is not None else None}
+
+
+def metered(server: Server, calls: Sequence[Call], run) -> tuple[Figures, float | None]:  # noqa: ANN001
+    """Run a phase; also return the server's CPU milliseconds per call sent."""
+    before = tree_cpu_seconds(server.pid)
+    figures = run(calls)
+    after = tree_cpu_seconds(server.pid)
+    if before is None or after is None or not calls:
+        return figures, None
+    return figures, (after - before) * 1000 / len(calls)
 
 
 def _echo_calls(n: int, size: int) -> list[Call]:
@@ -261,56 +284,56 @@ def run_mode(mode: Mode, config: BenchConfig, work: Path, certs: Path, log=print
 
     env = child_env({"MTS_LOG_LEVEL": config.mts_log_level})
     factory = Requests(certs, work)
-    echo_runs: list[Figures] = []
-    results: list[tuple[str, Figures]] = []
+    echo_runs: list[tuple[Figures, float | None]] = []
+    results: list[tuple[str, Figures, float | None]] = []
     with ExitStack() as stack:
-        echo_url = stack.enter_context(running(echo_cmd, f"{scheme}://127.0.0.1:{echo_port}",
-                                               work / f"echo-{mode.name}.log", child_env(), work))
-        mts_url = stack.enter_context(running(serve_cmd, f"{scheme}://127.0.0.1:{mts_port}",
-                                              work / f"mts-{mode.name}.log", env, work))
+        echo = stack.enter_context(running(echo_cmd, f"{scheme}://127.0.0.1:{echo_port}",
+                                           work / f"echo-{mode.name}.log", child_env(), work))
+        mts = stack.enter_context(running(serve_cmd, f"{scheme}://127.0.0.1:{mts_port}",
+                                          work / f"mts-{mode.name}.log", env, work))
         customers = [f"bench-{uuid.uuid4().hex[:8]}-{i}" for i in range(max(1, min(config.customers, n)))]
-        setup = drive(config.generator, mts_url, [factory.set_policy()], 1)
+        setup = drive(config.generator, mts.url, [factory.set_policy()], 1)
         if setup.answered != 1:
             raise RuntimeError(f"SetPolicy refused; see {work / f'mts-{mode.name}.log'}")
-        setup = drive(config.generator, mts_url, [factory.register_customer(ref) for ref in customers], c)
+        setup = drive(config.generator, mts.url, [factory.register_customer(ref) for ref in customers], c)
         if setup.answered != len(customers):
             raise RuntimeError(f"{setup.faults} RegisterCustomer refused")
         sample = factory.submit_sms(c * 10)  # warm-up, and the payload size the echo copies
-        drive(config.generator, mts_url, sample, c)
+        drive(config.generator, mts.url, sample, c)
         echo_size = len(sample[0].body)
-        drive(config.generator, echo_url, _echo_calls(c * 10, echo_size), c)  # warm-up
+        drive(config.generator, echo.url, _echo_calls(c * 10, echo_size), c)  # warm-up
 
         def echo_phase() -> None:
-            echo_runs.append(drive(config.generator, echo_url, _echo_calls(n, echo_size), c))
-            log(f"  {mode.name} echo: {echo_runs[-1].rps:.0f} req/s")
+            echo_runs.append(metered(echo, _echo_calls(n, echo_size), lambda calls: drive(config.generator, echo.url, calls, c)))
+            log(f"  {mode.name} echo: {echo_runs[-1][0].rps:.0f} req/s")
+
+        def mts_phase(operation: str, calls: list[Call], **kwargs: Any) -> Figures:
+            figures, cpu_ms = metered(mts, calls, lambda calls: drive(config.generator, mts.url, calls, c, **kwargs))
+            results.append((operation, figures, cpu_ms))
+            log(f"  {mode.name} {operation}: {figures.rps:.0f} req/s ({figures.faults} faults)")
+            return figures
 
         echo_phase()
-        calls = factory.submit_sms(n)
-        sms = drive(config.generator, mts_url, calls, c, keep_replies=True)
-        results.append(("SubmitSms", sms))
-        log(f"  {mode.name} SubmitSms: {sms.rps:.0f} req/s ({sms.faults} faults)")
+        sms = mts_phase("SubmitSms", factory.submit_sms(n), keep_replies=True)
         echo_phase()
-        codes = [m.group(1) for m in (CODE.search(reply) for reply in sms.replies) if m]
-        calls = factory.redeem(codes, customers)
-        redeem = drive(config.generator, mts_url, calls, c)
-        results.append(("RedeemCode", redeem))
-        log(f"  {mode.name} RedeemCode: {redeem.rps:.0f} req/s ({redeem.faults} faults, {len(codes)} codes)")
+        codes = [m.group(1) for m in map(CODE.search, sms.replies) if m]   # replies: the replyText only
+        redeem = mts_phase("RedeemCode", factory.redeem(codes, customers))
         echo_phase()
         # Each customer orders as many times as codes were redeemed for it: one advance per order.
         owners = [customers[i % len(customers)] for i in range(len(codes))][: redeem.answered]
-        calls = factory.place_order(owners)
-        orders = drive(config.generator, mts_url, calls, c)
-        results.append(("PlaceOrder", orders))
-        log(f"  {mode.name} PlaceOrder: {orders.rps:.0f} req/s ({orders.faults} faults)")
+        mts_phase("PlaceOrder", factory.place_order(owners))
         echo_phase()
-    echo_rps = statistics.median(f.rps for f in echo_runs)
+    echo_figures = [f for f, _ in echo_runs]
+    echo_rps = statistics.median(f.rps for f in echo_figures)
+    echo_cpus = [cpu for _, cpu in echo_runs if cpu is not None]
+    echo_cpu = statistics.median(echo_cpus) if echo_cpus else None
     # The echo's rps is the median of its phases (not the pooled figure); latencies pooled.
-    timed = sum(f.ok for f in echo_runs)
-    echo = Figures(timed, sum(f.faults for f in echo_runs), timed / echo_rps if echo_rps else 0.0,
-                   [x for f in echo_runs for x in f.latencies],
-                   total_ok=sum(f.total_ok if f.total_ok is not None else f.ok for f in echo_runs))
-    rows = [Result(mode.name, op, fig, echo_rps) for op, fig in results]
-    rows.append(Result(mode.name, ECHO, echo, echo_rps))
+    timed = sum(f.ok for f in echo_figures)
+    pooled = Figures(timed, sum(f.faults for f in echo_figures), timed / echo_rps if echo_rps else 0.0,
+                     [x for f in echo_figures for x in f.latencies],
+                     total_ok=sum(f.total_ok if f.total_ok is not None else f.ok for f in echo_figures))
+    rows = [Result(mode.name, op, fig, echo_rps, cpu, echo_cpu) for op, fig, cpu in results]
+    rows.append(Result(mode.name, ECHO, pooled, echo_rps, echo_cpu, echo_cpu))
     return rows
 
 
@@ -350,15 +373,20 @@ def render(report: dict[str, Any]) -> str:
              f"keep-alive connections ({report['generator']}), {report['requests']} requests per operation, "
              f"{report['key_type'].upper()} keys, {report['customers']} customers, {report['cpus']} CPUs, "
              f"load average {report['load_average']['before'][0]} → {report['load_average']['after'][0]}"]
-    header = f"{'mode':<24} {'operation':<11} {'ok':>6} {'faults':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}"
+    header = (f"{'mode':<24} {'operation':<11} {'ok':>6} {'faults':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'ratio':>6} {'cpu ms':>7} {'cpu ratio':>9}")
     lines += [header, "-" * len(header)]
     for name, mode in report["modes"].items():
         label = f"{name} ({mode['worker_class']})"
         for op, f in mode["operations"].items():
+            cpu = f"{f['server_cpu_ms']:7.2f}" if f.get("server_cpu_ms") is not None else f"{'-':>7}"
+            cpu_ratio = f"{f['cpu_ratio_to_echo']:9.2f}" if f.get("cpu_ratio_to_echo") is not None else f"{'-':>9}"
             lines.append(f"{label:<24} {op:<11} {f['ok']:>6} {f['faults']:>6} {f['rps']:8.0f} {f['p50_ms']:8.2f} "
-                         f"{f['p99_ms']:8.2f} {f['ratio_to_echo']:6.2f}")
+                         f"{f['p99_ms']:8.2f} {f['ratio_to_echo']:6.2f} {cpu} {cpu_ratio}")
     lines.append("headline: http (plain HTTP, sync workers); tls: TLS with gthread keep-alive workers. "
-                 "ratio = signed req/s / echo req/s (echo: median of its 4 interleaved phases).")
+                 "ratio = signed req/s / echo req/s (echo: median of its 4 interleaved phases). cpu ms = CPU of the "
+                 "server's processes per request (from /proc); cpu ratio = echo cpu ms / cpu ms: steadier than req/s on "
+                 "a shared host, and its gap to the ratio is time the server waited rather than computed.")
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 OPERATIONS = ("SubmitSms", "RedeemCode", "PlaceOrder", "Echo")
-KEYS = {"rps", "p50_ms", "p99_ms", "ratio_to_echo"}
+KEYS = {"rps", "p50_ms", "p99_ms", "ratio_to_echo", "server_cpu_ms", "cpu_ratio_to_echo"}
 
 
 def test_bench_prints_json_per_operation(tmp_path):
@@ -33,4 +33,6 @@ def test_bench_prints_json_per_operation(tmp_path):
         assert KEYS <= set(figures), (name, figures)
         assert figures["faults"] == 0 and figures["ok"] == (48 if name == "Echo" else 12), (name, figures)
         assert figures["rps"] > 0 and 0 < figures["p50_ms"] <= figures["p99_ms"]
+        # The server's processes, from /proc (in 10 ms ticks: a 12-request echo phase may show 0).
+        assert figures["server_cpu_ms"] > 0 if name != "Echo" else figures["server_cpu_ms"] >= 0, (name, figures)
     assert operations["Echo"]["ratio_to_echo"] == 1.0
