@@ -27,6 +27,7 @@ from lxml import etree
 from spyne import Application, ServiceBase
 from spyne.const.http import HTTP_405
 from spyne.error import RequestNotAllowed
+from spyne.const.xml import DEFAULT_NS
 from spyne.protocol.soap import Soap11
 from spyne.server.http import HttpTransportContext
 from spyne.server.wsgi import WsgiApplication
@@ -35,6 +36,7 @@ from mts_service.errors import MtsError
 from mts_service.observability import current_request_id
 from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
+from mts_service.soap.fast_out import MemberPlan
 from mts_service.wssec import ns
 
 log = logging.getLogger("mts.soap")
@@ -73,6 +75,32 @@ class MtsSoap11(Soap11):
         ids = {node.get(ns.XML_ID): node for node in body.iter() if node.get(ns.XML_ID) is not None}
         ctx.in_document = (envelope, ids)
         return None
+
+    fast_out = True
+    """Write planned response types with ``fast_out.MemberPlan`` (tests compare both ways)."""
+
+    def complex_to_parent(self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, name: Any = None,
+                          add_type: bool = False, **kwargs: Any) -> Any:
+        plan = self._plan(cls) if self.fast_out and not add_type and isinstance(parent, etree._Element) else None
+        if plan is None:
+            return super().complex_to_parent(ctx, cls, inst, parent, ns, name, add_type, **kwargs)
+        # Spyne's own tag and instance rules (complex_to_parent), then the planned members.
+        attrs = self.get_cls_attrs(cls)
+        if attrs.sub_name is not None:
+            name = attrs.sub_name
+        if name is None:
+            name = cls.get_type_name()
+        if attrs.sub_ns not in (None, DEFAULT_NS):
+            ns = attrs.sub_ns
+        element = etree.SubElement(parent, f"{{{ns}}}{name}" if ns is not None else name)
+        plan.write(self, ctx, cls.get_serialization_instance(inst), element)
+        return None
+
+    def _plan(self, cls: Any) -> MemberPlan | None:
+        plans = self.__dict__.setdefault("_mts_plans", {})
+        if cls not in plans:
+            plans[cls] = None if self.polymorphic else MemberPlan.build(self, cls)
+        return plans[cls]
 
     def create_out_string(self, ctx: Any, charset: str | None = None) -> None:
         env = _req_env(ctx)

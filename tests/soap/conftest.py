@@ -76,3 +76,42 @@ def shop(clients):
 @pytest.fixture
 def admin(clients):
     return clients["admin"][1]
+
+
+@pytest.fixture(autouse=True)
+def responses_written_as_spyne_writes_them(monkeypatch):
+    """Every response of the SOAP tests is written both ways, MemberPlan and Spyne's own
+    serialiser (soap.fast_out), into copies of the same parent: the bytes must agree."""
+    import copy
+
+    from lxml import etree
+
+    from mts_service.soap.base import MtsSoap11
+
+    planned = MtsSoap11.complex_to_parent
+    compared: list[str] = []
+    checking = False
+
+    def both_ways(self, ctx, cls, inst, parent, ns, name=None, add_type=False, **kwargs):
+        nonlocal checking
+        if checking or not isinstance(parent, etree._Element):
+            return planned(self, ctx, cls, inst, parent, ns, name, add_type, **kwargs)
+        checking = True
+        try:
+            written = []
+            for fast in (True, False):
+                scratch = copy.deepcopy(parent)   # keeps the namespaces in scope at the parent
+                for child in list(scratch):
+                    scratch.remove(child)
+                self.fast_out = fast
+                planned(self, ctx, cls, inst, scratch, ns, name, add_type, **kwargs)
+                written.append(etree.tostring(scratch))
+            del self.fast_out
+            assert written[0] == written[1], f"MemberPlan wrote {written[0]!r}, Spyne writes {written[1]!r}"
+            compared.append(cls.get_type_name())
+        finally:
+            checking = False
+        return planned(self, ctx, cls, inst, parent, ns, name, add_type, **kwargs)
+
+    monkeypatch.setattr(MtsSoap11, "complex_to_parent", both_ways)
+    yield compared
