@@ -179,3 +179,20 @@ def test_authorization_reads_only_usable_grants_and_counts_as_over_all_of_them(c
         assert [g.grant_id for g in usable] == [g.grant_id for g in everything if g.is_usable(at)]
         assert authorization_from(current, customer, usable, at) == authorization_from(current, customer, everything, at)
     assert len(everything) == 3 and usable == []
+
+
+def test_sqlite_reads_a_customers_usable_grants_through_the_customer_index(sqlite_database):
+    """Without statistics SQLite's planner would take the index on status (every live grant
+    of every customer, read on each RedeemCode and GetAuthorization): the query names every
+    kind so that the (customer_id, kind, status) index is used."""
+    import sqlite3
+
+    from mts_service.persistence.engine import make_engine
+    from mts_service.persistence.repositories.grants import _USABLE_FOR_CUSTOMER
+
+    engine = make_engine(sqlite_database)
+    sql = _USABLE_FOR_CUSTOMER.compiled(engine.dialect).sql
+    engine.dispose()
+    with sqlite3.connect(sqlite_database.removeprefix("sqlite+pysqlite:///")) as db:
+        plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, [None] * sql.count("?")))
+    assert "ix_grants_customer_kind_status (customer_id=? AND kind=? AND status=?)" in plan, plan
