@@ -19,8 +19,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# SQLite's own checkpoint runs inside a COMMIT: MTS checkpoints outside the writers' queue
-# instead (sqlite_writers), and this threshold (about 40 MB of WAL) only catches other writers.
+# SQLite's own checkpoint runs inside a COMMIT, so inside the writers' queue: MTS checkpoints
+# passively outside it instead (sqlite_writers). This threshold (a per-connection setting,
+# about 40 MB of WAL) is the fallback for when those cannot keep up, e.g. while a long read
+# pins the WAL; other programs' connections keep SQLite's default of 1000 pages.
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 
 # PostgreSQL: unique_violation, serialization_failure, deadlock_detected (a lost race, not a

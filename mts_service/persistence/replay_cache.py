@@ -161,18 +161,19 @@ class SqlReplayCache:
             self.purge()
 
     def purge(self) -> None:
-        with writer_turn(self._engine):
-            self._run(_PURGE, {"now": self._clock.now()})
+        self._run(_PURGE, {"now": self._clock.now()})
 
     def remember_now(self, key: str, expires_at: datetime) -> bool:
         """Record ``key`` in its own autocommit statement; False if it is live already."""
-        with writer_turn(self._engine):  # SQLite: a write, so it queues with the others
-            fresh = self._run(self._remember, {"key": key, "expires_at": expires_at, "now": self._clock.now()})
+        fresh = self._run(self._remember, {"key": key, "expires_at": expires_at, "now": self._clock.now()})
         if fresh:
             self.count_recorded()
         return fresh
 
     def _run(self, statement: Prepared, params: dict[str, Any]) -> bool:
+        """One autocommit write. Connection first, then the writers' queue (SQLite), in the
+        unit of work's order: a writer holding the queue never waits for a pooled connection
+        that a queued writer holds."""
         pooled = self._engine.raw_connection()
         failed: BaseException | None = None
         try:
@@ -180,7 +181,8 @@ class SqlReplayCache:
             if self._postgres:
                 raw.autocommit = True  # the pool hands connections back idle (rolled back)
             try:
-                found = Db(raw, self._engine.dialect).execute(statement, params).first() is not None
+                with writer_turn(self._engine):  # SQLite: a write, so it queues with the others
+                    found = Db(raw, self._engine.dialect).execute(statement, params).first() is not None
             finally:
                 if self._postgres:
                     raw.autocommit = False

@@ -52,11 +52,12 @@ _queues_lock = threading.Lock()
 class _LockFile:
     """One thread's descriptor of the lock file; closed when the thread's locals go."""
 
-    __slots__ = ("fd", "depth")
+    __slots__ = ("fd", "depth", "pid")
 
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.depth = 0
+        self.pid = os.getpid()   # a forked child must not lock or unlock its parent's file
 
     def __del__(self) -> None:
         os.close(self.fd)
@@ -71,7 +72,7 @@ class SqliteWriterQueue:
     def acquire(self) -> None:
         """Wait for the writers' lock (re-entrant within a thread)."""
         mine = getattr(self._local, "file", None)
-        if mine is None:
+        if mine is None or mine.pid != os.getpid():
             mine = self._local.file = _LockFile(self.lock_path)
         if mine.depth == 0:
             fcntl.flock(mine.fd, fcntl.LOCK_EX)
@@ -79,23 +80,28 @@ class SqliteWriterQueue:
 
     def release(self) -> None:
         mine = self._local.file
+        if mine.pid != os.getpid():
+            return   # taken by the parent before fork: the parent's to release, not ours
         mine.depth -= 1
         if mine.depth == 0:
             fcntl.flock(mine.fd, fcntl.LOCK_UN)
 
-    def committed(self, connection: sqlite3.Connection) -> None:
+    def committed(self, connection: sqlite3.Connection) -> tuple[int, int, int] | None:
         """After a commit, outside the queue: now and then, checkpoint the WAL (PASSIVE: it
         copies what no reader still needs and never blocks a writer). A failure only delays
-        the checkpoint; the commit stands."""
+        the checkpoint; the commit stands. Returns SQLite's (busy, WAL frames, frames copied)
+        when it ran."""
         if next(self._commits) % CHECKPOINT_EVERY:
-            return
+            return None
         from mts_service.persistence.fastsql import notify  # fastsql imports the schema: late
 
-        notify(CHECKPOINT)
         try:
-            connection.execute(CHECKPOINT).fetchall()
-        except sqlite3.Error as exc:
+            notify(CHECKPOINT)
+            busy, frames, copied = connection.execute(CHECKPOINT).fetchone()
+        except Exception as exc:  # the transaction has committed: never turn it into a failure
             log.warning("WAL checkpoint skipped: %s", exc)
+            return None
+        return busy, frames, copied
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -110,8 +116,11 @@ class SqliteWriterQueue:
 def _forget_queues_in_child() -> None:
     # A forked child (a gunicorn worker of a --preload app, a test) must not share its
     # parent's open lock files: flock locks belong to the open file description, so both
-    # processes would hold "the" lock at once. The child opens its own on first use.
+    # processes would hold "the" lock at once. The child opens its own on first use (a
+    # queue object it still holds checks the pid), with a registry lock no thread holds.
+    global _queues_lock
     _queues.clear()
+    _queues_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_queues_in_child)

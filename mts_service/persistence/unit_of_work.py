@@ -137,10 +137,12 @@ class SqlUnitOfWork:
             if _transient(exc):
                 raise TransientConflict(str(exc)) from exc
             raise
-        writers = self._writers
-        self._leave_queue()
+        # Committed: record it before anything else can fail (a failure below must not make
+        # __exit__ treat the transaction, or its replay key, as rolled back).
         self._end_claim(committed=True)
         self._done = True
+        writers = self._writers
+        self._leave_queue()
         if writers is not None:
             writers.committed(self._pooled.driver_connection)
 

@@ -186,6 +186,7 @@ def test_sqlite_reads_a_customers_usable_grants_through_the_customer_index(sqlit
     of every customer, read on each RedeemCode and GetAuthorization): the query names every
     kind so that the (customer_id, kind, status) index is used."""
     import sqlite3
+    from contextlib import closing
 
     from mts_service.persistence.engine import make_engine
     from mts_service.persistence.repositories.grants import _USABLE_FOR_CUSTOMER
@@ -193,6 +194,6 @@ def test_sqlite_reads_a_customers_usable_grants_through_the_customer_index(sqlit
     engine = make_engine(sqlite_database)
     sql = _USABLE_FOR_CUSTOMER.compiled(engine.dialect).sql
     engine.dispose()
-    with sqlite3.connect(sqlite_database.removeprefix("sqlite+pysqlite:///")) as db:
+    with closing(sqlite3.connect(sqlite_database.removeprefix("sqlite+pysqlite:///"))) as db:
         plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, [None] * sql.count("?")))
     assert "ix_grants_customer_kind_status (customer_id=? AND kind=? AND status=?)" in plan, plan

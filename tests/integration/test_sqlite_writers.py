@@ -59,7 +59,10 @@ def test_the_wal_is_checkpointed_every_so_many_commits_outside_the_queue(sqlite_
     from mts_service.persistence.fastsql import observing
 
     monkeypatch.setattr(sqlite_writers, "CHECKPOINT_EVERY", 3)
-    checkpoints = []
+    checkpoints, results = [], []
+    committed = sqlite_writers.SqliteWriterQueue.committed
+    monkeypatch.setattr(sqlite_writers.SqliteWriterQueue, "committed",
+                        lambda self, connection: results.append(committed(self, connection)))
 
     def watch(sql, _args):
         if sql == sqlite_writers.CHECKPOINT:
@@ -70,6 +73,8 @@ def test_the_wal_is_checkpointed_every_so_many_commits_outside_the_queue(sqlite_
             with SqlUnitOfWork(sqlite_engine, write=True) as uow:
                 uow.commit()
     assert checkpoints == [False, False]   # after commits 3 and 6, never inside the queue
+    ran = [r for r in results if r is not None]
+    assert len(ran) == 2 and all(busy == 0 and frames == copied for busy, frames, copied in ran), results
     pages = sqlite_engine.raw_connection()
     try:  # SQLite's own checkpoint (inside a COMMIT) only catches writers outside MTS
         assert pages.driver_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] >= 10_000
@@ -143,3 +148,46 @@ def test_other_databases_have_no_queue(tmp_path):
     with writer_turn(memory):
         pass
     assert not list(tmp_path.iterdir())
+
+
+def test_every_writer_has_its_connection_before_it_queues(sqlite_engine, clock, monkeypatch):
+    """One order for both resources: pooled connection, then the queue. A writer holding the
+    queue while waiting for a connection could wait forever on writers that hold connections
+    and queue behind it (16 threads exhaust the default pool of 5 + 10)."""
+    from mts_service.persistence.sqlite_writers import SqliteWriterQueue
+
+    checked_out_at_acquire = []
+    acquire = SqliteWriterQueue.acquire
+
+    def watching(self):
+        checked_out_at_acquire.append(sqlite_engine.pool.checkedout())
+        acquire(self)
+
+    monkeypatch.setattr(SqliteWriterQueue, "acquire", watching)
+    cache = SqlReplayCache(sqlite_engine, clock=clock)
+    assert cache.remember_now("k-1", clock.now() + timedelta(minutes=5))
+    cache.purge()
+    with SqlUnitOfWork(sqlite_engine, write=True) as uow:
+        uow.commit()
+    assert checked_out_at_acquire == [1, 1, 1]
+
+
+def test_a_forked_child_unwinding_its_parents_turn_does_not_release_it(sqlite_engine):
+    """A child forked inside a writer's turn (its stack still holds the parent's queue) must
+    not unlock the parent's open lock file when it unwinds."""
+    from mts_service.persistence.sqlite_writers import writers_of
+
+    queue = writers_of(sqlite_engine)
+    queue.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                queue.release()   # what leaving the inherited `with` block would do
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        assert held_by_someone(sqlite_engine)   # still the parent's
+    finally:
+        queue.release()
+    assert not held_by_someone(sqlite_engine)
