@@ -46,5 +46,6 @@ def tree_cpu_seconds(root: int) -> float | None:
             fields = _stat_fields(pid)
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])   # utime, stime (fields 14 and 15)
+        # utime, stime, and cutime, cstime: children it has reaped (a worker gunicorn replaced)
+        ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
     return ticks / os.sysconf("SC_CLK_TCK")

@@ -36,7 +36,7 @@ from mts_service.errors import MtsError
 from mts_service.observability import current_request_id
 from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
-from mts_service.soap.fast_out import MemberPlan
+from mts_service.soap.fast_out import MemberPlan, NeedsSpyne
 from mts_service.wssec import ns
 
 log = logging.getLogger("mts.soap")
@@ -93,7 +93,11 @@ class MtsSoap11(Soap11):
         if attrs.sub_ns not in (None, DEFAULT_NS):
             ns = attrs.sub_ns
         element = etree.SubElement(parent, f"{{{ns}}}{name}" if ns is not None else name)
-        plan.write(self, ctx, cls.get_serialization_instance(inst), element)
+        try:
+            plan.write(self, ctx, cls.get_serialization_instance(inst), element)
+        except NeedsSpyne:
+            parent.remove(element)
+            return super().complex_to_parent(ctx, cls, inst, parent, ns, name, add_type, **kwargs)
         return None
 
     def _plan(self, cls: Any) -> MemberPlan | None:

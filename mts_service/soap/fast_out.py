@@ -23,6 +23,7 @@ from typing import Any
 
 from lxml import etree
 from spyne.model.complex import Array, ComplexModelBase, XmlAttribute, XmlData
+from spyne.model import PushBase
 
 NIL = {"{http://www.w3.org/2001/XMLSchema-instance}nil": "true"}
 
@@ -39,6 +40,10 @@ class Member:
     how: int
     repeated: bool
     required: bool
+
+
+class NeedsSpyne(Exception):
+    """A value only Spyne's own serialiser can write: the caller starts the element again."""
 
 
 class MemberPlan:
@@ -69,8 +74,13 @@ class MemberPlan:
     def write(self, protocol: Any, ctx: Any, inst: Any, element: etree._Element) -> None:
         """Spyne's ``_get_members_etree`` for a planned class, member for member."""
         for m in self.members:
-            value = getattr(inst, m.attr, None)
+            try:
+                value = getattr(inst, m.attr, None)
+            except Exception:  # as Spyne: a member that cannot be read is written as absent
+                value = None
             if value is not None and m.repeated:
+                if isinstance(value, PushBase):   # Spyne's push protocol (a coroutine): Spyne's
+                    raise NeedsSpyne(m.attr)
                 for item in value:
                     _write_one(protocol, ctx, m, item, element)
             elif value is not None or m.required:

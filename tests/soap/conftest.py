@@ -99,14 +99,16 @@ def responses_written_as_spyne_writes_them(monkeypatch):
         checking = True
         try:
             written = []
-            for fast in (True, False):
-                scratch = copy.deepcopy(parent)   # keeps the namespaces in scope at the parent
-                for child in list(scratch):
-                    scratch.remove(child)
-                self.fast_out = fast
-                planned(self, ctx, cls, inst, scratch, ns, name, add_type, **kwargs)
-                written.append(etree.tostring(scratch))
-            del self.fast_out
+            try:
+                for fast in (True, False):
+                    scratch = copy.deepcopy(parent)   # keeps the namespaces in scope at the parent
+                    for child in list(scratch):
+                        scratch.remove(child)
+                    self.fast_out = fast
+                    planned(self, ctx, cls, inst, scratch, ns, name, add_type, **kwargs)
+                    written.append(etree.tostring(scratch))
+            finally:
+                self.__dict__.pop("fast_out", None)
             assert written[0] == written[1], f"MemberPlan wrote {written[0]!r}, Spyne writes {written[1]!r}"
             compared.append(cls.get_type_name())
         finally:

@@ -115,3 +115,15 @@ def test_report_dates_travel_as_xsd_dates(admin):
     admin.SetPolicy(policy=policy_doc())
     report = admin.GetReport(firstDay=date(2026, 1, 1), lastDay=date(2026, 1, 31))
     assert (report.firstDay, report.lastDay, report.rows) == (date(2026, 1, 1), date(2026, 1, 31), [])
+
+
+def test_responses_are_compared_with_spynes_own_serialiser(admin, gateway, shop, responses_written_as_spyne_writes_them):
+    """The autouse comparison (conftest) really runs: MemberPlan wrote these responses and
+    Spyne's serialiser wrote the same bytes."""
+    admin.SetPolicy(policy=policy_doc())
+    receipt = gateway.SubmitSms(message=message("shop"))
+    reference = unique("cust")
+    shop.RegisterCustomer(customerRef=reference, username=None, mobile=None, language="fr")
+    shop.RedeemCode(customerRef=reference, code=code_in(receipt.replyText))
+    compared = set(responses_written_as_spyne_writes_them)
+    assert {"SetPolicyResponse", "SubmitSmsResponse", "RegisterCustomerResponse", "RedeemCodeResponse"} <= compared, compared
