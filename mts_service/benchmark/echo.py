@@ -7,11 +7,11 @@ validation of requests), one operation that returns its text. gunicorn target:
 
 from __future__ import annotations
 
-import gc
-
 from spyne import Application, ServiceBase, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
+
+from mts_service.soap import worker_gc
 
 TNS = "urn:mts:bench:echo"
 
@@ -32,17 +32,10 @@ def _healthz_or(app: WsgiApplication):  # noqa: ANN202
     return route
 
 
-def _quiet_spyne_gc() -> None:
-    # The MTS workers switch Spyne's forced gc.collect() off (soap.wsgi.quiet_spyne_gc): same here.
-    import spyne.const
-
-    spyne.const.MIN_GC_INTERVAL = float("inf")
-
-
-_quiet_spyne_gc()
+worker_gc.quiet_spyne()  # the MTS workers' collector settings (soap.worker_gc), the same here
 application = _healthz_or(WsgiApplication(Application(
     [EchoService], tns=TNS, name="Echo", in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())))
-gc.freeze()  # as the MTS workers do after start-up
+worker_gc.after_start_up()
 
 
 def echo_request(text: str) -> bytes:

@@ -9,11 +9,9 @@ the id too.
 
 from __future__ import annotations
 
-import gc
 import os
 from typing import Mapping
 
-import spyne.const
 from sqlalchemy.engine import Engine
 
 from mts_service.bootstrap import engine_for, service_context
@@ -23,6 +21,7 @@ from mts_service.persistence.replay_cache import SqlReplayCache
 from mts_service.pki import load_certificate, load_private_key
 from mts_service.services.context import ServiceContext
 from mts_service.soap.app import make_wsgi_app
+from mts_service.soap import worker_gc
 from mts_service.soap.security import SecurityMiddleware
 from mts_service.wssec.profile import SecurityProfile
 from mts_service.wssec.trust import TrustStore
@@ -47,16 +46,8 @@ def with_security(app: WsgiApp, settings: Settings, ctx: ServiceContext, engine:
     )
 
 
-def quiet_spyne_gc() -> None:
-    """Stop Spyne's forced ``gc.collect()`` (a full collection once a second per worker, when a
-    method context closes: 50-180 ms each with this heap, about a quarter of a signed request's
-    time and most of its p99). CPython's own generational collector still runs; ``gc.freeze()``
-    after start-up keeps the long-lived objects (schemas, WSDLs, zeep/Spyne types) out of it."""
-    spyne.const.MIN_GC_INTERVAL = float("inf")
-
-
 def build_application(environ: Mapping[str, str]) -> WsgiApp:
-    quiet_spyne_gc()
+    worker_gc.quiet_spyne()
     settings = Settings.from_env(environ)
     configure_logging(environ.get("MTS_LOG_LEVEL", "INFO"))
     engine = engine_for(settings)
@@ -67,4 +58,4 @@ def build_application(environ: Mapping[str, str]) -> WsgiApp:
 
 
 application = build_application(os.environ)
-gc.freeze()  # everything built at start-up is permanent: keep it out of every collection
+worker_gc.after_start_up()
