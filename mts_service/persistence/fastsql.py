@@ -22,7 +22,6 @@ from mts_service.persistence.tables import metadata
 from mts_service.persistence.types import UtcDateTime
 
 UTC = timezone.utc
-_SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime writes
 
 # Columns that hold times, by name: every UtcDateTime in the schema.
 TIME_COLUMNS = frozenset(c.name for t in metadata.tables.values() for c in t.columns if isinstance(c.type, UtcDateTime))
@@ -166,7 +165,9 @@ class Db:
             if value.tzinfo is None:
                 raise ValueError("naive datetime refused: MTS stores UTC-aware times only")
             value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).strftime(_SQLITE_FORMAT) if self._sqlite else value
+            # What SQLAlchemy's SQLite DateTime writes ("2026-01-15 09:00:00.000000", year
+            # zero-padded), by isoformat: several times faster than strftime.
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds") if self._sqlite else value
         return value
 
     @staticmethod

@@ -1,0 +1,23 @@
+"""The bare-driver fast path (persistence.fastsql) stores what SQLAlchemy would."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.dialects import sqlite
+
+from mts_service.persistence.fastsql import Db
+from mts_service.persistence.types import UtcDateTime
+
+
+@pytest.mark.parametrize("at", [
+    datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc),
+    datetime(2026, 11, 25, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=1))),
+    datetime(999, 3, 4, 5, 6, 7, 8, tzinfo=timezone.utc),
+])
+def test_sqlite_times_are_bound_in_sqlalchemys_own_text_form(at):
+    dialect = sqlite.dialect()
+    expected = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)(at)
+    assert Db(None, dialect)._bind(at) == expected
+    assert Db._time(expected) == at
