@@ -9,9 +9,10 @@ database (a temporary SQLite file unless ``--database`` names one).
   a TLS-terminating load balancer;
 - ``tls``: TLS on both, gthread workers (keep-alive: one handshake per connection).
 
-Both servers run side by side and the echo is measured between the MTS phases
-(echo, SubmitSms, echo, RedeemCode, echo, PlaceOrder, echo), so a machine whose load
-drifts during the run affects both; the echo figure is the median of its phases.
+Both servers run side by side. Each operation runs in slices (3 by default) with an echo
+slice of the same size before each and after the last (echo, op, echo, op, echo, op, echo),
+and its ratio is to the echo slices around it: a shared host's speed drifts by tens of per
+cent within minutes, and this way the drift moves both sides of each ratio alike.
 
 Every MTS request is distinct and signed before its phase starts; the operations do real
 work and feed each other: SubmitSms from distinct unknown numbers (flow 1: one advance
@@ -28,7 +29,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,6 +75,8 @@ class BenchConfig:
     threads: int = 4
     modes: tuple[str, ...] = ("http", "tls")
     customers: int = 200
+    slices: int = 3
+    """Each operation runs in this many slices, each between two echo slices."""
     generator: str = "wrk"
     database: str | None = None
     mts_log_level: str = "WARNING"
@@ -247,6 +249,25 @@ class Result:
                 "cpu_ratio_to_echo": round(cpu_ratio, 3) if cpu_ratio is not None else None}
 
 
+@dataclass(frozen=True)
+class Measured:
+    figures: Figures
+    cpu_ms: float | None
+
+
+def combined(slices: Sequence[Measured]) -> tuple[Figures, float | None]:
+    """Slices of one phase as one: counts, timed seconds and latencies add up; the CPU per
+    request is weighted by each slice's requests (None if any slice has no figure)."""
+    figures = [m.figures for m in slices]
+    sent = [m.figures.faults + m.figures.answered for m in slices]
+    total = Figures(sum(f.ok for f in figures), sum(f.faults for f in figures), sum(f.seconds for f in figures),
+                    [x for f in figures for x in f.latencies], [r for f in figures for r in f.replies],
+                    total_ok=sum(f.answered for f in figures))
+    if any(m.cpu_ms is None for m in slices) or not sum(sent):
+        return total, None
+    return total, sum(m.cpu_ms * k for m, k in zip(slices, sent)) / sum(sent)
+
+
 def metered(server: Server, calls: Sequence[Call], run) -> tuple[Figures, float | None]:  # noqa: ANN001
     """Run a phase; also return the server's CPU milliseconds per call sent."""
     before = tree_cpu_seconds(server.pid)
@@ -284,8 +305,8 @@ def run_mode(mode: Mode, config: BenchConfig, work: Path, certs: Path, log=print
 
     env = child_env({"MTS_LOG_LEVEL": config.mts_log_level})
     factory = Requests(certs, work)
-    echo_runs: list[tuple[Figures, float | None]] = []
-    results: list[tuple[str, Figures, float | None]] = []
+    echo_slices: list[Measured] = []
+    results: list[Result] = []
     with ExitStack() as stack:
         echo = stack.enter_context(running(echo_cmd, f"{scheme}://127.0.0.1:{echo_port}",
                                            work / f"echo-{mode.name}.log", child_env(), work))
@@ -303,38 +324,39 @@ def run_mode(mode: Mode, config: BenchConfig, work: Path, certs: Path, log=print
         echo_size = len(sample[0].body)
         drive(config.generator, echo.url, _echo_calls(c * 10, echo_size), c)  # warm-up
 
-        def echo_phase() -> None:
-            echo_runs.append(metered(echo, _echo_calls(n, echo_size), lambda calls: drive(config.generator, echo.url, calls, c)))
-            log(f"  {mode.name} echo: {echo_runs[-1][0].rps:.0f} req/s")
+        def echo_slice(size: int) -> Measured:
+            measured = Measured(*metered(echo, _echo_calls(size, echo_size), lambda calls: drive(config.generator, echo.url, calls, c)))
+            echo_slices.append(measured)
+            return measured
 
-        def mts_phase(operation: str, calls: list[Call], **kwargs: Any) -> Figures:
-            figures, cpu_ms = metered(mts, calls, lambda calls: drive(config.generator, mts.url, calls, c, **kwargs))
-            results.append((operation, figures, cpu_ms))
-            log(f"  {mode.name} {operation}: {figures.rps:.0f} req/s ({figures.faults} faults)")
+        def interleaved(operation: str, calls: list[Call], **kwargs: Any) -> Figures:
+            """The operation in ``config.slices`` slices, an echo slice of the same size before
+            each and after the last: its ratio is to those echo slices only, so a host whose
+            speed drifts during the run moves both sides of each ratio alike."""
+            size = -(-len(calls) // max(1, config.slices))
+            pieces = [calls[i:i + size] for i in range(0, len(calls), size)]
+            mine: list[Measured] = []
+            local = [echo_slice(len(pieces[0]))]
+            for piece in pieces:
+                mine.append(Measured(*metered(mts, piece, lambda p: drive(config.generator, mts.url, p, c, **kwargs))))
+                local.append(echo_slice(len(piece)))
+            figures, cpu_ms = combined(mine)
+            baseline, baseline_cpu = combined(local)
+            results.append(Result(mode.name, operation, figures, baseline.rps, cpu_ms, baseline_cpu))
+            log(f"  {mode.name} {operation}: {figures.rps:.0f} req/s ({figures.faults} faults); echo beside it: "
+                f"{baseline.rps:.0f} req/s")
             return figures
 
-        echo_phase()
-        sms = mts_phase("SubmitSms", factory.submit_sms(n), keep_replies=True)
-        echo_phase()
+        sms = interleaved("SubmitSms", factory.submit_sms(n), keep_replies=True)
         codes = [m.group(1) for m in map(CODE.search, sms.replies) if m]   # replies: the replyText only
-        redeem = mts_phase("RedeemCode", factory.redeem(codes, customers))
-        echo_phase()
+        redeem = interleaved("RedeemCode", factory.redeem(codes, customers))
         # Each customer orders as many times as codes were redeemed for it: one advance per order.
         owners = [customers[i % len(customers)] for i in range(len(codes))][: redeem.answered]
-        mts_phase("PlaceOrder", factory.place_order(owners))
-        echo_phase()
-    echo_figures = [f for f, _ in echo_runs]
-    echo_rps = statistics.median(f.rps for f in echo_figures)
-    echo_cpus = [cpu for _, cpu in echo_runs if cpu is not None]
-    echo_cpu = statistics.median(echo_cpus) if echo_cpus else None
-    # The echo's rps is the median of its phases (not the pooled figure); latencies pooled.
-    timed = sum(f.ok for f in echo_figures)
-    pooled = Figures(timed, sum(f.faults for f in echo_figures), timed / echo_rps if echo_rps else 0.0,
-                     [x for f in echo_figures for x in f.latencies],
-                     total_ok=sum(f.total_ok if f.total_ok is not None else f.ok for f in echo_figures))
-    rows = [Result(mode.name, op, fig, echo_rps, cpu, echo_cpu) for op, fig, cpu in results]
-    rows.append(Result(mode.name, ECHO, pooled, echo_rps, echo_cpu, echo_cpu))
-    return rows
+        interleaved("PlaceOrder", factory.place_order(owners))
+    # The Echo row: every echo slice pooled (an operation's ratio uses its own slices).
+    echo_figures, echo_cpu = combined(echo_slices)
+    results.append(Result(mode.name, ECHO, echo_figures, echo_figures.rps, echo_cpu, echo_cpu))
+    return results
 
 
 def run(config: BenchConfig, log=print) -> dict[str, Any]:  # noqa: ANN001
@@ -384,7 +406,7 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"{label:<24} {op:<11} {f['ok']:>6} {f['faults']:>6} {f['rps']:8.0f} {f['p50_ms']:8.2f} "
                          f"{f['p99_ms']:8.2f} {f['ratio_to_echo']:6.2f} {cpu} {cpu_ratio}")
     lines.append("headline: http (plain HTTP, sync workers); tls: TLS with gthread keep-alive workers. "
-                 "ratio = signed req/s / echo req/s (echo: median of its 4 interleaved phases). cpu ms = CPU of the "
+                 "ratio = signed req/s / req/s of the echo slices run between its slices. cpu ms = CPU of the "
                  "server's processes per request (from /proc); cpu ratio = echo cpu ms / cpu ms: steadier than req/s on "
                  "a shared host, and its gap to the ratio is time the server waited rather than computed.")
     return "\n".join(lines)
