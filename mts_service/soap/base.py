@@ -15,7 +15,10 @@
   it (``decompose_incoming_envelope`` → ``validate_body``, the compiled lxml XMLSchema);
   on the way out, when asked to (``OUT_DOCUMENT_KEY`` present), it leaves the response
   envelope element in the environ for the middleware to sign, instead of serialising it
-  for the middleware to parse again. Without those keys it is plain ``Soap11``.
+  for the middleware to parse again. Without those keys it is plain ``Soap11``. Two
+  shortcuts on the hot path keep Spyne's results: the envelope it built around a verified
+  Body is split without Spyne's XPath queries, and responses are written with
+  ``fast_out.MemberPlan`` (Spyne's rules, planned once per type; tests compare the bytes).
 """
 
 from __future__ import annotations
