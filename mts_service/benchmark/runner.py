@@ -53,6 +53,7 @@ POLICY: dict[str, Any] = {
 }
 CODE = re.compile(r"\b([0-9A-HJKMNP-TV-Z]{8})\b")
 OPERATIONS = ("SubmitSms", "RedeemCode", "PlaceOrder")
+MIN_SLICE = 500
 ECHO = "Echo"
 
 
@@ -76,7 +77,8 @@ class BenchConfig:
     modes: tuple[str, ...] = ("http", "tls")
     customers: int = 200
     slices: int = 3
-    """Each operation runs in this many slices, each between two echo slices."""
+    """Each operation runs in this many slices (of MIN_SLICE requests at least), each between
+    two echo slices."""
     generator: str = "wrk"
     database: str | None = None
     mts_log_level: str = "WARNING"
@@ -333,7 +335,10 @@ def run_mode(mode: Mode, config: BenchConfig, work: Path, certs: Path, log=print
             """The operation in ``config.slices`` slices, an echo slice of the same size before
             each and after the last: its ratio is to those echo slices only, so a host whose
             speed drifts during the run moves both sides of each ratio alike."""
-            size = -(-len(calls) // max(1, config.slices))
+            # Slices of at least MIN_SLICE requests: a tiny wrk run has no steady-state window
+            # and its figure is dominated by start-up and by the last connection's tail.
+            slices = max(1, min(config.slices, len(calls) // MIN_SLICE))
+            size = -(-len(calls) // slices)
             pieces = [calls[i:i + size] for i in range(0, len(calls), size)]
             mine: list[Measured] = []
             local = [echo_slice(len(pieces[0]))]
