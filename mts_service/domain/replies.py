@@ -234,6 +234,7 @@ def _duration(n: int, unit: str, language: Language) -> str:
     return words.get(category, words["other"]).format(n=n)
 
 
+@lru_cache(maxsize=1024)  # a policy has a few validities; Babel's plural rules cost ~45 us a call
 def format_validity(delta: timedelta | None, language: str | Language) -> str:
     """How long a grant or code stays valid, in words; ``None`` means unlimited.
 
