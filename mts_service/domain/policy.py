@@ -11,6 +11,7 @@ import enum
 import re
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import lru_cache
 from typing import Mapping
 
 from mts_service.domain.grants import GrantKind
@@ -35,6 +36,11 @@ class Flow(str, enum.Enum):
     REGISTERED = "REGISTERED"  # flow 3: the sender's registered number
 
 
+@lru_cache(maxsize=256)  # a policy's keywords, folded once, not on every message
+def _folded(keywords: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(fold(k) for k in keywords)
+
+
 @dataclass(frozen=True)
 class PremiumNumber:
     """A premium-rate service number, its price to the customer and the merchant's share."""
@@ -47,8 +53,7 @@ class PremiumNumber:
     hold_until_billed: bool = False
 
     def matches_keyword(self, word: str) -> bool:
-        folded = fold(word)
-        return any(fold(k) == folded for k in self.keywords)
+        return fold(word) in _folded(self.keywords)
 
 
 @dataclass(frozen=True)
