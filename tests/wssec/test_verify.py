@@ -331,3 +331,17 @@ def test_public_api_is_listed():
 
     public = {name for name, value in vars(wssec).items() if not name.startswith("_") and not inspect.ismodule(value)}
     assert sorted(wssec.__all__) == sorted(public)
+
+
+def test_signing_copies_the_security_template_and_never_fills_it(sign, ctx, pki):
+    """sign_envelope deep-copies one wsse:Security template per method and certificate: two
+    messages get their own ids, times and signatures, and the template stays blank."""
+    from mts_service.wssec.sign import _security_template, _signature_method, _token_text
+
+    first, second = sign("shop"), sign("shop")
+    assert verify_envelope(first, **ctx).signed_info_digest != verify_envelope(second, **ctx).signed_info_digest
+    template = _security_template(_signature_method(pki.key("shop")), _token_text(pki.cert("shop")))
+    timestamp, bst, signature = template
+    assert timestamp.get(ns.WSU_ID) == bst.get(ns.WSU_ID) == "" and timestamp[0].text is None
+    assert template.get(ns.MUST_UNDERSTAND) is None and signature[1].text is None
+    assert all(ref.get("URI") == "" and ref[2].text is None for ref in signature[0][2:])
