@@ -14,38 +14,30 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
-def _stat_fields(pid: int) -> list[str]:
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    text = (PROC / str(pid) / "stat").read_text()
-    return text[text.rindex(")") + 2:].split()
-
-
-def _children(pids: set[int]) -> set[int]:
-    found = set()
+def _processes() -> dict[int, tuple[int, int]]:
+    """Every live process: pid -> (parent pid, CPU ticks of its own and of reaped children)."""
+    found = {}
     for entry in PROC.iterdir():
-        if entry.name.isdigit():
-            try:
-                if int(_stat_fields(int(entry.name))[1]) in pids:   # field 4: the parent's pid
-                    found.add(int(entry.name))
-            except (OSError, ValueError, IndexError):
-                continue   # gone meanwhile
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue   # gone meanwhile
+        # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+        fields = text[text.rindex(")") + 2:].split()
+        # field 4: the parent; utime, stime, and cutime, cstime (a worker gunicorn replaced)
+        found[int(entry.name)] = (int(fields[1]), sum(int(fields[i]) for i in (11, 12, 13, 14)))
     return found
 
 
 def tree_cpu_seconds(root: int) -> float | None:
     """User + system CPU of ``root`` and every live descendant (gunicorn: master and workers)."""
-    if not (PROC / str(root) / "stat").exists():
+    processes = _processes()   # one pass over /proc
+    if root not in processes:
         return None
     tree, frontier = {root}, {root}
     while frontier:
-        frontier = _children(frontier) - tree
+        frontier = {pid for pid, (parent, _) in processes.items() if parent in frontier} - tree
         tree |= frontier
-    ticks = 0
-    for pid in tree:
-        try:
-            fields = _stat_fields(pid)
-        except OSError:
-            continue
-        # utime, stime, and cutime, cstime: children it has reaped (a worker gunicorn replaced)
-        ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(processes[pid][1] for pid in tree) / os.sysconf("SC_CLK_TCK")

@@ -270,14 +270,14 @@ def combined(slices: Sequence[Measured]) -> tuple[Figures, float | None]:
     return total, sum(m.cpu_ms * k for m, k in zip(slices, sent)) / sum(sent)
 
 
-def metered(server: Server, calls: Sequence[Call], run) -> tuple[Figures, float | None]:  # noqa: ANN001
-    """Run a phase; also return the server's CPU milliseconds per call sent."""
+def metered(server: Server, calls: Sequence[Call], run) -> Measured:  # noqa: ANN001
+    """Run a phase, with the server's CPU milliseconds per call sent."""
     before = tree_cpu_seconds(server.pid)
     figures = run(calls)
     after = tree_cpu_seconds(server.pid)
     if before is None or after is None or not calls:
-        return figures, None
-    return figures, (after - before) * 1000 / len(calls)
+        return Measured(figures, None)
+    return Measured(figures, (after - before) * 1000 / len(calls))
 
 
 def _echo_calls(n: int, size: int) -> list[Call]:
@@ -327,7 +327,7 @@ def run_mode(mode: Mode, config: BenchConfig, work: Path, certs: Path, log=print
         drive(config.generator, echo.url, _echo_calls(c * 10, echo_size), c)  # warm-up
 
         def echo_slice(size: int) -> Measured:
-            measured = Measured(*metered(echo, _echo_calls(size, echo_size), lambda calls: drive(config.generator, echo.url, calls, c)))
+            measured = metered(echo, _echo_calls(size, echo_size), lambda calls: drive(config.generator, echo.url, calls, c))
             echo_slices.append(measured)
             return measured
 
@@ -343,7 +343,7 @@ def run_mode(mode: Mode, config: BenchConfig, work: Path, certs: Path, log=print
             mine: list[Measured] = []
             local = [echo_slice(len(pieces[0]))]
             for piece in pieces:
-                mine.append(Measured(*metered(mts, piece, lambda p: drive(config.generator, mts.url, p, c, **kwargs))))
+                mine.append(metered(mts, piece, lambda p: drive(config.generator, mts.url, p, c, **kwargs)))
                 local.append(echo_slice(len(piece)))
             figures, cpu_ms = combined(mine)
             baseline, baseline_cpu = combined(local)

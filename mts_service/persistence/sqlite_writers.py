@@ -57,7 +57,10 @@ class _LockFile:
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.depth = 0
-        self.pid = os.getpid()   # a forked child must not lock or unlock its parent's file
+        # flock locks belong to the open file description: a forked child (a --preload
+        # gunicorn worker, a test) that used its parent's descriptor would hold "the" lock
+        # at the same time as its parent. Queues check this pid and open their own.
+        self.pid = os.getpid()
 
     def __del__(self) -> None:
         os.close(self.fd)
@@ -111,19 +114,6 @@ class SqliteWriterQueue:
             yield
         finally:
             self.release()
-
-
-def _forget_queues_in_child() -> None:
-    # A forked child (a gunicorn worker of a --preload app, a test) must not share its
-    # parent's open lock files: flock locks belong to the open file description, so both
-    # processes would hold "the" lock at once. The child opens its own on first use (a
-    # queue object it still holds checks the pid), with a registry lock no thread holds.
-    global _queues_lock
-    _queues.clear()
-    _queues_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_queues_in_child)
 
 
 def writers_of(engine: Engine) -> SqliteWriterQueue | None:

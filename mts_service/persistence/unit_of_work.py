@@ -123,12 +123,13 @@ class SqlUnitOfWork:
         finally:
             self._leave_queue()
 
-    def _leave_queue(self) -> None:
+    def _leave_queue(self) -> SqliteWriterQueue | None:
         """Let the next writer in: called as soon as COMMIT or ROLLBACK has returned (the
         connection's return to the pool and the WAL checkpoint happen after, outside it)."""
         writers, self._writers = self._writers, None
         if writers is not None:
             writers.release()
+        return writers
 
     def commit(self) -> None:
         try:
@@ -141,8 +142,7 @@ class SqlUnitOfWork:
         # __exit__ treat the transaction, or its replay key, as rolled back).
         self._end_claim(committed=True)
         self._done = True
-        writers = self._writers
-        self._leave_queue()
+        writers = self._leave_queue()
         if writers is not None:
             writers.committed(self._pooled.driver_connection)
 

@@ -39,7 +39,7 @@ from mts_service.errors import MtsError
 from mts_service.observability import current_request_id
 from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
-from mts_service.soap.fast_out import MemberPlan, NeedsSpyne
+from mts_service.soap.fast_out import MemberPlan, NeedsSpyne, tag
 from mts_service.wssec import ns
 
 log = logging.getLogger("mts.soap")
@@ -95,7 +95,7 @@ class MtsSoap11(Soap11):
             name = cls.get_type_name()
         if attrs.sub_ns not in (None, DEFAULT_NS):
             ns = attrs.sub_ns
-        element = etree.SubElement(parent, f"{{{ns}}}{name}" if ns is not None else name)
+        element = etree.SubElement(parent, tag(ns, name))
         try:
             plan.write(self, ctx, cls.get_serialization_instance(inst), element)
         except NeedsSpyne:

@@ -42,6 +42,11 @@ class Member:
     required: bool
 
 
+def tag(ns: str | None, name: str) -> str:
+    """Spyne's element name: Clark notation in ``ns``, or bare without one."""
+    return f"{{{ns}}}{name}" if ns is not None else name
+
+
 class NeedsSpyne(Exception):
     """A value only Spyne's own serialiser can write: the caller starts the element again."""
 
@@ -66,7 +71,7 @@ class MemberPlan:
             ns = attributes.sub_ns if attributes.sub_ns is not None else model.get_namespace()
             name = attributes.sub_name if attributes.sub_name is not None else attr
             members.append(Member(
-                attr=attr, cls=member, tag=f"{{{ns}}}{name}" if ns is not None else name, ns=ns, name=name,
+                attr=attr, cls=member, tag=tag(ns, name), ns=ns, name=name,
                 how=_how(protocol, member), repeated=attributes.max_occurs > 1, required=attributes.min_occurs > 0,
             ))
         return cls(tuple(members))

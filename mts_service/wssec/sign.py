@@ -106,24 +106,6 @@ def _token_text(cert: x509.Certificate) -> str:
     return found[1]
 
 
-@functools.cache
-def _signature_template(method: str, n_refs: int) -> etree._Element:
-    """ds:Signature holding SignedInfo (``n_refs`` exc-c14n / SHA-256 References, URI and
-    DigestValue left empty) and an empty SignatureValue; built once, deep-copied per use."""
-    signature = etree.Element(ns.SIGNATURE, nsmap={"ds": ns.DS})
-    signed_info = etree.SubElement(signature, ns.qn(ns.DS, "SignedInfo"))
-    etree.SubElement(signed_info, ns.qn(ns.DS, "CanonicalizationMethod"), Algorithm=ns.EXC_C14N)
-    etree.SubElement(signed_info, ns.qn(ns.DS, "SignatureMethod"), Algorithm=method)
-    for _ in range(n_refs):
-        reference = etree.SubElement(signed_info, ns.qn(ns.DS, "Reference"), URI="")
-        transforms = etree.SubElement(reference, ns.qn(ns.DS, "Transforms"))
-        etree.SubElement(transforms, ns.qn(ns.DS, "Transform"), Algorithm=ns.EXC_C14N)
-        etree.SubElement(reference, ns.qn(ns.DS, "DigestMethod"), Algorithm=ns.SHA256)
-        etree.SubElement(reference, ns.qn(ns.DS, "DigestValue"))
-    etree.SubElement(signature, ns.qn(ns.DS, "SignatureValue"))
-    return signature
-
-
 @functools.lru_cache(maxsize=16)
 def _security_template(method: str, token_text: str) -> etree._Element:
     """wsse:Security as every response carries it: Timestamp, the BinarySecurityToken (our
@@ -136,10 +118,22 @@ def _security_template(method: str, token_text: str) -> etree._Element:
     etree.SubElement(timestamp, ns.EXPIRES)
     bst = etree.SubElement(security, ns.BST, {ns.WSU_ID: "", "ValueType": ns.X509V3, "EncodingType": ns.BASE64_BINARY})
     bst.text = token_text
+    # ds:Signature: SignedInfo with the Body and Timestamp References (exc-c14n, SHA-256; URI
+    # and DigestValue empty), an empty SignatureValue, and KeyInfo pointing at the token.
+    signature = etree.Element(ns.SIGNATURE, nsmap={"ds": ns.DS})
+    signed_info = etree.SubElement(signature, ns.qn(ns.DS, "SignedInfo"))
+    etree.SubElement(signed_info, ns.qn(ns.DS, "CanonicalizationMethod"), Algorithm=ns.EXC_C14N)
+    etree.SubElement(signed_info, ns.qn(ns.DS, "SignatureMethod"), Algorithm=method)
+    for _ in ("Body", "Timestamp"):
+        reference = etree.SubElement(signed_info, ns.qn(ns.DS, "Reference"), URI="")
+        transforms = etree.SubElement(reference, ns.qn(ns.DS, "Transforms"))
+        etree.SubElement(transforms, ns.qn(ns.DS, "Transform"), Algorithm=ns.EXC_C14N)
+        etree.SubElement(reference, ns.qn(ns.DS, "DigestMethod"), Algorithm=ns.SHA256)
+        etree.SubElement(reference, ns.qn(ns.DS, "DigestValue"))
+    etree.SubElement(signature, ns.qn(ns.DS, "SignatureValue"))
     key_info = etree.Element(ns.qn(ns.DS, "KeyInfo"), nsmap={"ds": ns.DS})
     token_ref = etree.SubElement(key_info, ns.STR, nsmap={"wsse": ns.WSSE})
     etree.SubElement(token_ref, ns.WSSE_REFERENCE, {"URI": "", "ValueType": ns.X509V3})
-    signature = copy.deepcopy(_signature_template(method, 2))
     signature.append(key_info)
     security.append(signature)
     return security

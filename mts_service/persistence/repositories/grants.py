@@ -25,21 +25,21 @@ _BY_CODE_HASH = Prepared(select(t).where(t.c.code_hash == bindparam("h")))
 _BY_CUSTOMER = Prepared(select(t).where(t.c.customer_id == bindparam("cid")).order_by(t.c.created_at, t.c.grant_id))
 _not_expired = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
 _has_room = or_(t.c.orders_allowed.is_(None), t.c.orders_used < t.c.orders_allowed)
-# A customer's usable grants (Grant.is_usable in SQL): what an authorization counts. Spent,
+_usable = (t.c.status == _ACTIVE, _not_expired, _has_room)  # Grant.is_usable, in SQL
+# A customer's usable grants: what an authorization counts. Spent,
 # expired and revoked grants pile up over a customer's life and are not read on this path.
 # Both kinds are named so that SQLite's planner, which has no statistics, takes the index on
 # (customer_id, kind, status) rather than the one on status, which holds every live grant.
 _USABLE_FOR_CUSTOMER = Prepared(
     select(t)
-    .where(t.c.customer_id == bindparam("cid"), or_(*(t.c.kind == kind.value for kind in GrantKind)),
-           t.c.status == _ACTIVE, _not_expired, _has_room)
+    .where(t.c.customer_id == bindparam("cid"), or_(*(t.c.kind == kind.value for kind in GrantKind)), *_usable)
     .order_by(t.c.created_at, t.c.grant_id)
 )
 
 # Oldest usable grant of a kind for a customer: spend what expires first.
 _USABLE = Prepared(
     select(t.c.grant_id)
-    .where(t.c.customer_id == bindparam("cid"), t.c.kind == bindparam("kind"), t.c.status == _ACTIVE, _not_expired, _has_room)
+    .where(t.c.customer_id == bindparam("cid"), t.c.kind == bindparam("kind"), *_usable)
     .order_by(t.c.expires_at.is_(None), t.c.expires_at, t.c.created_at, t.c.grant_id)
     .limit(1)
 )
