@@ -14,7 +14,21 @@ from mts_service.domain.text import normalise_code
 
 
 def generate_code(length: int, alphabet: str) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    """``length`` characters drawn uniformly from ``alphabet`` (up to 256 characters).
+
+    One ``secrets.token_bytes`` call per batch instead of ``secrets.choice`` per character
+    (a system call each: a quarter of the code's cost on a SubmitSms). A byte at or above
+    the largest multiple of ``len(alphabet)`` is dropped rather than folded, so no
+    character is more likely than another.
+    """
+    size = len(alphabet)
+    if not 0 < size <= 256:
+        raise ValueError("the alphabet must hold 1 to 256 characters")
+    limit = 256 - 256 % size
+    drawn: list[str] = []
+    while len(drawn) < length:
+        drawn += [alphabet[byte % size] for byte in secrets.token_bytes(length + 8) if byte < limit]
+    return "".join(drawn[:length])
 
 
 class CodeHasher:

@@ -72,6 +72,21 @@ def test_generated_codes_use_the_alphabet_and_are_random():
     assert len(codes) == 200 and all(looks_like_code(c, 8, CROCKFORD_ALPHABET) for c in codes)
 
 
+def test_generated_codes_drop_the_bytes_that_would_favour_some_characters(monkeypatch):
+    # Ten characters: bytes 250-255 would make "0"-"5" likelier if folded; they are skipped.
+    batches = iter([bytes([250, 251, 252, 253, 254, 255, 3, 13, 23, 249, 255, 255, 255, 255]), bytes([7] * 14)])
+    monkeypatch.setattr("mts_service.domain.codes.secrets.token_bytes", lambda n: next(batches)[:n])
+    assert generate_code(6, "0123456789") == "333977"
+
+
+def test_generated_code_characters_are_uniform():
+    alphabet = "0123456789"  # the smallest alphabet a policy allows: the one with rejected bytes
+    drawn = "".join(generate_code(100, alphabet) for _ in range(400))
+    counts = [drawn.count(c) for c in alphabet]
+    # 40,000 draws, 4,000 expected each; a folded byte would push "0"-"5" up by about 2.4 %.
+    assert sum((k - 4000) ** 2 / 4000 for k in counts) < 27.9   # chi-square, 9 dof, p = 0.001
+
+
 def test_keyword_parsing():
     premium = make_policy().premium_numbers[0]
     assert parse_text(" shop  Alice ", premium).username == "alice"
