@@ -376,7 +376,8 @@ def render_reply(
     if max_segments is not None:
         for pre, post in ((prefix, suffix), (prefix, ()), ((), ())):
             text = render_reply(templates, language, key, prefix_keys=pre, suffix_keys=post, **values)
-            if segment_count(text).segments <= max_segments or not (pre or post):
+            # Without optional sentences the reply is final: no need to count its segments.
+            if not (pre or post) or segment_count(text).segments <= max_segments:
                 return text
     prefix_keys, suffix_keys = prefix, suffix
     lang = _language(language)
