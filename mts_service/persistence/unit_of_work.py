@@ -1,7 +1,8 @@
-"""The SQL unit of work: one pooled DBAPI connection, one transaction, all repositories bound to it.
+"""The SQL unit of work: one DBAPI connection, one transaction, all repositories bound to it.
 
-The connection comes from SQLAlchemy's pool (pre-ping, recycling) but statements run on the
-DBAPI connection itself (see ``fastsql``). SQLite write transactions start with
+The connection comes from SQLAlchemy's pool (pre-ping, recycling) for PostgreSQL and is the
+thread's own for a SQLite file (``sqlite_connections``); statements run on the DBAPI
+connection itself (see ``fastsql``). SQLite write transactions start with
 ``BEGIN IMMEDIATE`` so that concurrent processes queue on the busy timeout instead of
 failing when a reader upgrades to a writer; PostgreSQL runs READ COMMITTED and every race
 is closed by a conditional statement or a unique key.
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from mts_service.persistence.engine import RETRYABLE_SQLSTATES, lost_connection
 from mts_service.persistence.fastsql import Db, notify
 from mts_service.persistence.replay_cache import DeferredKey, claim_deferred_key
+from mts_service.persistence.sqlite_connections import checkout
 from mts_service.persistence.sqlite_writers import SqliteWriterQueue, writers_of
 from mts_service.persistence.repositories import (
     CustomerRepository,
@@ -63,7 +65,7 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         try:
-            self._pooled = self._engine.raw_connection()
+            self._pooled = checkout(self._engine)
             raw = self._pooled.driver_connection
             if self._write:  # SQLite: wait in the writers' queue, not in the busy handler
                 writers = writers_of(self._engine)

@@ -154,13 +154,15 @@ def test_every_writer_has_its_connection_before_it_queues(sqlite_engine, clock, 
     """One order for both resources: pooled connection, then the queue. A writer holding the
     queue while waiting for a connection could wait forever on writers that hold connections
     and queue behind it (16 threads exhaust the default pool of 5 + 10)."""
+    from mts_service.persistence.sqlite_connections import connections_of
     from mts_service.persistence.sqlite_writers import SqliteWriterQueue
 
     checked_out_at_acquire = []
     acquire = SqliteWriterQueue.acquire
 
     def watching(self):
-        checked_out_at_acquire.append(sqlite_engine.pool.checkedout())
+        # The thread's own connection (sqlite_connections), or a pooled one if it is in use.
+        checked_out_at_acquire.append(sqlite_engine.pool.checkedout() + connections_of(sqlite_engine).checked_out())
         acquire(self)
 
     monkeypatch.setattr(SqliteWriterQueue, "acquire", watching)
