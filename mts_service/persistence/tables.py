@@ -2,6 +2,15 @@
 
 Amounts are BIGINT minor units with a currency column; times are timezone-aware UTC
 (stored as ISO text-compatible DateTime(timezone=True)).
+
+Every B-tree a transaction changes is at least one more page written to the WAL at COMMIT
+(and copied back at the next checkpoint): about 6 us of CPU each on SQLite. So the tables
+that a SubmitSms writes carry no index that no query uses, and an index that serves only
+some rows is partial (``_where``), so that the other rows' inserts do not touch it. Their
+queries name the predicate in a form both planners match: ``col = :x`` implies
+``col IS NOT NULL``; a value (``kind = 'DEPOSIT'``) must appear as that literal, not as a
+bound parameter. Small tables keyed by a random string are WITHOUT ROWID on SQLite: the
+row lives in its primary-key B-tree, not in a rowid table plus a separate key index.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from mts_service.persistence.types import UtcDateTime
@@ -71,7 +81,14 @@ wallets = Table(
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    sqlite_with_rowid=False,
 )
+
+
+def _where(condition: str) -> dict:
+    """A partial index's predicate, for both dialects."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
 
 grants = Table(
     "grants",
@@ -99,9 +116,11 @@ grants = Table(
     Column("revoked_at", UtcDateTime),
     Column("revoke_reason", String(256)),
     Column("revoke_order_id", String(64)),
-    Index("ix_grants_customer_kind_status", "customer_id", "kind", "status"),
+    # A code's grant has no customer until it is redeemed: customer look-ups never need it.
+    Index("ix_grants_customer_kind_status", "customer_id", "kind", "status", **_where("customer_id IS NOT NULL")),
     Index("ix_grants_status_expires", "status", "expires_at"),
-    Index("ix_grants_beneficiary", "beneficiary", "kind", "status"),
+    # Only BOTH mode's "has this beneficiary a live deposit?" looks grants up by beneficiary.
+    Index("ix_grants_deposit_beneficiary", "beneficiary", "status", **_where("kind = 'DEPOSIT'")),
 )
 
 messages = Table(
@@ -139,9 +158,11 @@ messages = Table(
     Column("billing_recovery", String(16)),
     Column("billing_reply_sealed", LargeBinary),
     Index("ix_messages_sender_received", "sender", "received_at"),
-    Index("ix_messages_beneficiary_grant", "beneficiary", "grant_id"),
+    # Payments a wallet holds, waiting for the grant they will make up (assign_grant).
+    Index("ix_messages_unassigned", "beneficiary", **_where("grant_id IS NULL")),
     Index("ix_messages_day_number", "day", "service_number"),
-    Index("ix_messages_billing_status", "billing_status"),
+    # Held messages (paid, credited once billed): few, and summed by held_total.
+    Index("ix_messages_held", "billing_status", **_where("billing_status = 'HELD'")),
 )
 
 orders = Table(
@@ -182,9 +203,10 @@ ledger = Table(
     Column("note", String(256)),
     # BILLING_REVERSAL only: where the failed payment was taken back from (domain Recovery).
     Column("recovery", String(16)),
-    Index("ix_ledger_customer", "customer_id", "entry_id"),
+    # Entries are listed per customer; entries of not-yet-redeemed codes have none. No
+    # query looks entries up by grant, so there is no index on grant_id.
+    Index("ix_ledger_customer", "customer_id", "entry_id", **_where("customer_id IS NOT NULL")),
     Index("ix_ledger_day_number", "day", "premium_number"),
-    Index("ix_ledger_grant", "grant_id"),
 )
 
 # WS-Security replay cache: one INSERT per signed request; the unique key makes it atomic
@@ -195,6 +217,7 @@ replay_cache = Table(
     Column("key", String(64), primary_key=True),
     Column("expires_at", UtcDateTime, nullable=False),
     Index("ix_replay_cache_expires", "expires_at"),
+    sqlite_with_rowid=False,
 )
 
 __all__ = ["metadata", "policies", "customers", "wallets", "grants", "messages", "orders", "ledger", "replay_cache"]

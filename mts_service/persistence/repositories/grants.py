@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, literal_column, or_, select, update
 
 from mts_service.persistence.fastsql import Db, Prepared, insert_row, Row
 
@@ -71,11 +71,13 @@ _RETURN_DEPOSIT_SLOT = Prepared(
     .where(t.c.grant_id == bindparam("gid"), _status_in(_ACTIVE, _EXHAUSTED), t.c.orders_used > 0)
     .values(orders_used=t.c.orders_used - 1, status=_ACTIVE)
 )
+# kind as a literal, not a bound value: only then may the planners use the partial index
+# ix_grants_deposit_beneficiary (WHERE kind = 'DEPOSIT').
 _LIVE_DEPOSIT = Prepared(
     select(t.c.grant_id)
     .where(
         t.c.beneficiary == bindparam("b"),
-        t.c.kind == _D,
+        t.c.kind == literal_column(f"'{_D}'"),
         or_(and_(_status_in(_ACTIVE, _EXHAUSTED), _not_expired), and_(t.c.status == _PENDING, t.c.code_expires_at > bindparam("now"))),
         _has_room,
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, literal_column, select, update
 
 from mts_service.domain.billing import BillingStatus
 from mts_service.domain.inbound import ReceiptOutcome
@@ -48,8 +48,11 @@ _SET_CREDITED = Prepared(
     update(t).where(t.c.message_id == bindparam("mid")).values(credited=bindparam("credited"), grant_id=bindparam("gid"))
 )
 _SET_FLAGS = Prepared(update(t).where(t.c.message_id == bindparam("mid")).values(flags=bindparam("flags")))
+# The status as a literal, not a bound value: only then may the planners use the partial
+# index ix_messages_held (WHERE billing_status = 'HELD').
 _HELD_TOTAL = Prepared(
-    select(func.coalesce(func.sum(t.c.price_minor), 0).label("total")).where(t.c.billing_status == BillingStatus.HELD.value)
+    select(func.coalesce(func.sum(t.c.price_minor), 0).label("total"))
+    .where(t.c.billing_status == literal_column(f"'{BillingStatus.HELD.value}'"))
 )
 _paid = t.c.outcome != ReceiptOutcome.REFUSED.value
 _CONFIRM_DAY = {
