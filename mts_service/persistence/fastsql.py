@@ -84,7 +84,7 @@ class Result:
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "defaults", "positional", "columns")
+    __slots__ = ("sql", "names", "defaults", "every_param", "positional", "columns")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -93,8 +93,11 @@ class _Compiled:
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names = tuple(compiled.positiontup or ()) if self.positional else ()
-        # Constants bound at build time (statuses, kinds) merged with the caller's values.
-        self.defaults = dict(compiled.construct_params(_check=False))
+        # Constants bound at build time (statuses, kinds) merged with the caller's values. A
+        # parameter the caller leaves out is NULL: positional parameters are read with get(),
+        # so only the non-NULL constants need merging; named ones must all be there.
+        self.every_param = dict(compiled.construct_params(_check=False))
+        self.defaults = {k: v for k, v in self.every_param.items() if v is not None}
         # The result's column names and which of them hold times: one SQL text always has
         # the same columns, so this is worked out from the first cursor description only.
         self.columns: tuple[tuple[str, ...], tuple[int, ...]] | None = None
@@ -142,16 +145,16 @@ class Db:
 
     def execute(self, statement: Prepared | ClauseElement, params: Mapping[str, Any] | None = None) -> Result:
         compiled = statement.compiled(self.dialect) if isinstance(statement, Prepared) else _Compiled(statement, self.dialect)
-        values = {**compiled.defaults, **params} if params else compiled.defaults
         args: Sequence[Any] | Mapping[str, Any]
         # Only datetimes need converting; checking the type inline keeps this loop cheap.
+        bind = self._bind
         if compiled.positional:
-            args = list(map(values.get, compiled.names))
-            for i, value in enumerate(args):
-                if type(value) is datetime:
-                    args[i] = self._bind(value)
+            defaults = compiled.defaults
+            values = ({**defaults, **params} if defaults else params) if params else defaults
+            args = [bind(v) if type(v) is datetime else v for v in map(values.get, compiled.names)]
         else:
-            args = {k: (self._bind(v) if type(v) is datetime else v) for k, v in values.items()}
+            values = {**compiled.every_param, **params} if params else compiled.every_param
+            args = {k: (bind(v) if type(v) is datetime else v) for k, v in values.items()}
         if _observers:
             notify(compiled.sql, args)
         cursor = self._cursor
@@ -190,8 +193,8 @@ class Db:
     def _time(value: Any) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        if isinstance(value, str):  # SQLite's naive UTC text; parsed as UTC (replace() costs 5x)
+            return datetime.fromisoformat(value + "+00:00")
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
