@@ -26,6 +26,7 @@ from mts_service.soap.metrics import SoapMetrics
 
 sys.path.insert(0, str(Path(__file__).parent))  # soap_helpers, soap_wsgi beside the tests
 
+from read_compare import outcome, same_reading, same_refusal  # noqa: E402
 from soap_wsgi import MAX_BYTES, SECRET, WsgiTransport, zeep_client  # noqa: E402
 
 
@@ -116,4 +117,42 @@ def responses_written_as_spyne_writes_them(monkeypatch):
         return planned(self, ctx, cls, inst, parent, ns, name, add_type, **kwargs)
 
     monkeypatch.setattr(MtsSoap11, "complex_to_parent", both_ways)
+    yield compared
+
+
+@pytest.fixture(autouse=True)
+def requests_read_as_spyne_reads_them(monkeypatch):
+    """Every request of the SOAP tests is read both ways, ReadPlan and Spyne's own
+    ``complex_from_element`` (soap.fast_in): the values, or the refusals, must agree."""
+    from mts_service.soap.base import MtsSoap11
+
+    planned = MtsSoap11.complex_from_element
+    compared: list[str] = []
+    checking = False
+
+    def both_ways(self, ctx, cls, elt):
+        nonlocal checking
+        if checking:
+            return planned(self, ctx, cls, elt)
+        checking = True
+        try:
+            outcomes = []
+            try:
+                for fast in (True, False):
+                    self.fast_in = fast
+                    outcomes.append(outcome(lambda: planned(self, ctx, cls, elt)))
+            finally:
+                self.__dict__.pop("fast_in", None)
+            (fast_value, fast_error), (spyne_value, spyne_error) = outcomes
+            if fast_error is not None or spyne_error is not None:
+                assert fast_error is not None and spyne_error is not None and same_refusal(fast_error, spyne_error), \
+                    f"ReadPlan: {fast_error!r}, Spyne: {spyne_error!r}"
+            else:
+                assert same_reading(fast_value, spyne_value), f"ReadPlan read {fast_value!r}, Spyne reads {spyne_value!r}"
+            compared.append(cls.get_type_name())
+            return planned(self, ctx, cls, elt)   # the real reading (its members are compared above)
+        finally:
+            checking = False
+
+    monkeypatch.setattr(MtsSoap11, "complex_from_element", both_ways)
     yield compared
