@@ -4,6 +4,8 @@ SQLite: WAL so readers never block the writer, a busy timeout so concurrent proc
 instead of failing, and ``BEGIN IMMEDIATE`` for write transactions: taking the write lock
 up front is what makes read-then-write use cases safe across processes (a deferred
 transaction that later upgrades to a writer would fail with SQLITE_BUSY instead of waiting).
+Transactions do not check a SQLite file's connection out of the pool each time: each thread
+keeps one (``sqlite_connections``), made by the pool and its connect event below.
 
 PostgreSQL: READ COMMITTED; every race is closed by conditional updates, unique constraints
 and row locks, so no serialisable retries are needed on the hot path. The pool pre-pings so

@@ -17,7 +17,7 @@ with this queue it would run while every other writer waits (it copies pages and
 twice). The threshold is therefore set high (``engine.SQLITE_AUTOCHECKPOINT_PAGES``, a
 safety net for writers outside MTS) and each process runs a PASSIVE checkpoint every
 ``CHECKPOINT_EVERY`` commits, after leaving the queue: a passive checkpoint never blocks a
-writer, and the WAL stays a few megabytes.
+writer, and the WAL stays a few tens of megabytes at most.
 
 Each thread opens the lock file once (flock locks belong to an open file description, so
 threads of one process queue like processes do); a thread re-entering is counted, not
