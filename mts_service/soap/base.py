@@ -40,6 +40,7 @@ from mts_service.errors import MtsError
 from mts_service.observability import current_request_id
 from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
+from mts_service.soap.fast_ctx import quieten, rpc_handler
 from mts_service.soap.fast_in import NotPlanned, ReadPlan
 from mts_service.soap.fast_out import MemberPlan, NeedsSpyne, tag
 from mts_service.wssec import ns
@@ -173,6 +174,15 @@ class MtsApplication(Application):
         for name in _QUIET_SPYNE_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)
         self.event_manager.add_listener("method_call", _remember_operation)
+        # Every manager a request fires events on: the application's, the protocols', and
+        # each method's (its service class's). Same handlers, same order (soap.fast_ctx).
+        quieten(self.event_manager)
+        quieten(self.in_protocol.event_manager)
+        quieten(self.out_protocol.event_manager)
+        for descriptors in self.interface.service_method_map.values():
+            for descriptor in descriptors:
+                for manager in descriptor.event_managers:
+                    quieten(manager)
 
     def call_wrapper(self, ctx: Any) -> Any:
         try:
@@ -190,6 +200,13 @@ class MtsApplication(Application):
 
 
 class MtsWsgiApplication(WsgiApplication):
+    # Spyne's own handle_rpc, with contexts that are cheaper to build (soap.fast_ctx).
+    handle_rpc = rpc_handler()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        quieten(self.event_manager)
+
     def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Callable[..., Any]) -> Iterable[bytes]:
         code, message = faults.classify(error, getattr(p_ctx, "in_document", None))
         environ = p_ctx.transport.req_env
