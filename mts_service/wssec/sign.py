@@ -62,8 +62,9 @@ from mts_service.wssec.timestamps import format_timestamp
 SigningKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(16)}"
+def id_token() -> str:
+    """The random part of a response's wsu:Id values (one per response)."""
+    return secrets.token_hex(16)
 
 
 def _signature_method(key: SigningKey) -> str:
@@ -175,17 +176,19 @@ def sign_envelope(
     timestamp, bst, signature = security
     signed_info, value, key_info = signature
 
-    ts_id = new_id("TS")
+    # One random value per response: the prefixes keep the three ids apart (one system call, not three).
+    unique = id_token()
+    ts_id = f"TS-{unique}"
     timestamp.set(ns.WSU_ID, ts_id)
     timestamp[0].text = format_timestamp(now)
     timestamp[1].text = format_timestamp(now + profile.response_timestamp_ttl)
-    bst_id = new_id("X509")
+    bst_id = f"X509-{unique}"
     bst.set(ns.WSU_ID, bst_id)
     key_info[0][0].set("URI", f"#{bst_id}")
 
     body_id = body.get(ns.WSU_ID)
     if not body_id:
-        body_id = new_id("id")
+        body_id = f"id-{unique}"
         body.set(ns.WSU_ID, body_id)
 
     # Digests over the Body and the Timestamp where they stand (exclusive c14n depends only

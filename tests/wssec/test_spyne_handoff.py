@@ -79,7 +79,7 @@ def test_both_protocols_answer_the_same(pki, trust, clock, sign, monkeypatch):
     """Plain Soap11 (bytes both ways) and MtsSoap11 (trees) give the same signed answer."""
     from mts_service.wssec.replay import InMemoryReplayCache
 
-    monkeypatch.setattr("mts_service.wssec.sign.new_id", lambda prefix: f"{prefix}-fixed")
+    monkeypatch.setattr("mts_service.wssec.sign.id_token", lambda: "fixed")
     request = sign("shop", ECHO_BODY.replace(b"bonjour", "żółw &lt;&amp;&gt; €".encode()))
     payloads = {}
     for handoff in (False, True):
