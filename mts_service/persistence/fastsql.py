@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.engine import Dialect
@@ -46,16 +46,33 @@ def notify(sql: str, args: Any = ()) -> None:
         callback(sql, args)
 
 
-class Row(dict):
-    """A result row: by name (``row["x"]``) or attribute (``row.x``)."""
+class Row:
+    """A result row: by attribute (``row.x``) or by name (``row["x"]``).
 
-    __slots__ = ()
+    The columns are the instance's own attributes, so ``row.x`` is a plain attribute read.
+    (A dict subclass answering through ``__getattr__`` cost about 0.5 us an access: 9 us
+    of the 15 us it took to turn a grant's row into a Grant.)
+    """
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __init__(self, pairs: Iterable[tuple[str, Any]] = ()) -> None:
+        self.__dict__.update(pairs)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.__dict__[name]
+
+    def values(self) -> Any:
+        """The column values, in the order of the statement's columns."""
+        return self.__dict__.values()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Row):
+            return self.__dict__ == other.__dict__
+        return self.__dict__ == other if isinstance(other, dict) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dict it replaces
+
+    def __repr__(self) -> str:
+        return f"Row({self.__dict__!r})"
 
 
 class Result:

@@ -21,3 +21,16 @@ def test_sqlite_times_are_bound_in_sqlalchemys_own_text_form(at):
     expected = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)(at)
     assert Db(None, dialect)._bind(at) == expected
     assert Db._time(expected) == at
+
+
+def test_a_row_reads_by_attribute_and_by_name():
+    from mts_service.persistence.fastsql import Row
+
+    row = Row([("grant_id", "g-1"), ("kind", "ADVANCE"), ("expires_at", None)])
+    assert (row.grant_id, row["kind"], row.expires_at) == ("g-1", "ADVANCE", None)
+    assert list(row.values()) == ["g-1", "ADVANCE", None]   # column order: scalar() takes the first
+    assert row == {"grant_id": "g-1", "kind": "ADVANCE", "expires_at": None} and row == Row(row.__dict__.items())
+    with pytest.raises(AttributeError):
+        row.missing
+    with pytest.raises(KeyError):
+        row["missing"]
