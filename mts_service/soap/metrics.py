@@ -12,6 +12,7 @@ with prometheus_client's multiprocess collector.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -36,6 +37,7 @@ class SoapMetrics:
             ["service", "operation"], registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.faults = Counter(
             "mts_soap_faults", "SOAP faults by service and fault code", ["service", "code"], registry=self.registry,
         )
@@ -46,8 +48,14 @@ class SoapMetrics:
         else:
             outcome = OUTCOME_SERVER if server_side else OUTCOME_CLIENT
             self.faults.labels(service, fault_code).inc()
-        self.requests.labels(service, operation, outcome).inc()
-        self.latency.labels(service, operation).observe(seconds)
+        # The two children of an (service, operation, outcome), looked up once: labels()
+        # takes a lock and checks the values on every call (the labels are bounded).
+        children = self._children.get((service, operation, outcome))
+        if children is None:
+            children = self._children[(service, operation, outcome)] = (
+                self.requests.labels(service, operation, outcome), self.latency.labels(service, operation))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> tuple[bytes, str]:
         """(body, content type) for ``GET /metrics``; all workers' samples in multiprocess mode."""

@@ -153,3 +153,10 @@ def test_reconcile_finds_every_discrepancy():
     problems = reconcile([payment, LedgerEntry(EntryKind.FORFEIT, Money(500, "MAD"), T0, grant_id="g1")], [_grant()], 100)
     assert {p.subject for p in problems} == {"grant g1", "payments"}
     assert reconcile([LedgerEntry(EntryKind.EXPIRY, Money(1, "MAD"), T0, grant_id="ghost")], [], 0)
+
+
+@pytest.mark.parametrize("bad", [["MAD"], "mad", "MADX", "", None, 5])
+def test_money_refuses_a_bad_currency_even_once_good_ones_are_known(bad):
+    Money(1, "MAD"), Money(2, "EUR")   # known codes skip the pattern check from now on
+    with pytest.raises(InvalidAmount):
+        Money(1, bad)
