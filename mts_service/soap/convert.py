@@ -15,6 +15,7 @@ from mts_service.domain.money import Money
 from mts_service.domain.orders import Order
 from mts_service.errors import InvalidInput
 from mts_service.services.results import Authorization
+from mts_service.soap.fast_new import new
 from mts_service.soap.types import CommonTypes
 
 
@@ -50,10 +51,11 @@ class Translator:
     def money(self, value: Money | None) -> Any:
         if value is None:
             return None
-        return self.t.Money(amountMinor=value.minor, currency=value.currency)
+        return new(self.t.Money, amountMinor=value.minor, currency=value.currency)
 
     def customer(self, customer: Customer) -> Any:
-        return self.t.Customer(
+        return new(
+            self.t.Customer,
             customerRef=customer.reference,
             username=customer.username,
             mobile=customer.mobile,
@@ -64,7 +66,8 @@ class Translator:
         )
 
     def authorization(self, auth: Authorization) -> Any:
-        return self.t.Authorization(
+        return new(
+            self.t.Authorization,
             customerRef=auth.customer_ref,
             mayOrder=auth.may_order,
             advancesLeft=auth.advances_left,
@@ -77,7 +80,8 @@ class Translator:
         )
 
     def grant(self, grant: Grant) -> Any:
-        return self.t.Grant(
+        return new(
+            self.t.Grant,
             grantId=grant.grant_id,
             kind=grant.kind.value,
             status=grant.status.value,
@@ -97,7 +101,8 @@ class Translator:
         )
 
     def order(self, order: Order, *, duplicate: bool = False) -> Any:
-        return self.t.Order(
+        return new(
+            self.t.Order,
             orderId=order.order_id,
             status=order.status.value,
             total=self.money(order.total),

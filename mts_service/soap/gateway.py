@@ -17,6 +17,7 @@ from mts_service.services.results import BillingResult
 from mts_service.services.results import SmsReceipt as ReceiptResult
 from mts_service.soap.base import MtsApplication, service_context
 from mts_service.soap.convert import aware, text_in
+from mts_service.soap.fast_new import new
 from mts_service.soap.types import (
     GATEWAY_NS,
     BillingReceipt,
@@ -63,7 +64,8 @@ def inbound_sms(message: Any) -> InboundSms:
 
 
 def receipt_out(receipt: ReceiptResult) -> Any:
-    return SmsReceipt(
+    return new(
+        SmsReceipt,
         messageId=receipt.message_id,
         outcome=receipt.outcome.value,
         replyText=receipt.reply_text,

@@ -14,6 +14,7 @@ from mts_service.services import customers, orders
 from mts_service.services.context import ServiceContext
 from mts_service.soap.base import MtsApplication, service_context
 from mts_service.soap.convert import Translator, money_in, text_in
+from mts_service.soap.fast_new import new
 from mts_service.soap.types import SHOP, SHOP_NS, FaultDetail, Redemption, one, optional, required
 
 SERVICE_NAME = "ShopService"
@@ -39,7 +40,8 @@ class ShopService(ServiceBase):
     def RedeemCode(ctx, customerRef, code):  # noqa: N802,N803,N805
         """Bind the grant behind a one-time code to the customer (idempotent for the same customer)."""
         result = customers.redeem_code(service_context(ctx), customerRef, code)
-        return Redemption(
+        return new(
+            Redemption,
             grantId=result.grant.grant_id,
             kind=result.grant.kind.value,
             value=wire.money(result.grant.value),
