@@ -211,7 +211,11 @@ class Db:
         if value is None:
             return None
         if isinstance(value, str):  # SQLite's naive UTC text; parsed as UTC (replace() costs 5x)
-            return datetime.fromisoformat(value + "+00:00")
+            try:
+                return datetime.fromisoformat(value + "+00:00")
+            except ValueError:  # text with its own offset (written by another tool): honour it
+                parsed = datetime.fromisoformat(value)
+                return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)

@@ -101,7 +101,9 @@ class ThreadConnections:
                 _inherited.append(held.driver_connection)   # the parent's: never touch it
             held = self._local.held = self._open()
         with self.lock:
-            if not held.busy:
+            # Checked again under the lock: dispose() on another thread may have closed it
+            # since (then this transaction takes a pooled one, the next reopens the thread's).
+            if not held.busy and held.driver_connection is not None:
                 held.busy = True
                 return held
         return self._engine_().raw_connection()

@@ -34,3 +34,13 @@ def test_a_row_reads_by_attribute_and_by_name():
         row.missing
     with pytest.raises(KeyError):
         row["missing"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-01-15 09:00:00.000000", datetime(2026, 1, 15, 9, tzinfo=timezone.utc)),          # what MTS writes
+    ("2026-01-15 11:00:00+02:00", datetime(2026, 1, 15, 9, tzinfo=timezone.utc)),            # another tool's text
+    ("2026-01-15T09:00:00Z", datetime(2026, 1, 15, 9, tzinfo=timezone.utc)),
+])
+def test_stored_times_are_read_as_utc(text, expected):
+    read = Db._time(text)
+    assert read == expected and read.utcoffset() == timedelta(0)

@@ -120,6 +120,28 @@ def test_a_connection_in_use_when_disposed_is_closed_when_given_back(sqlite_engi
         again.close()
 
 
+def test_a_connection_disposed_just_before_checkout_locks_is_not_handed_out(sqlite_engine):
+    connections = connections_of(sqlite_engine)
+    checkout(sqlite_engine).close()   # the thread's own connection, idle
+    real = connections.lock
+
+    class DisposeFirst:   # another thread's dispose() lands between the check and the lock
+        def __enter__(self):
+            connections.lock = real
+            connections.dispose()
+            return real.__enter__()
+
+        def __exit__(self, *exc):
+            return real.__exit__(*exc)
+
+    connections.lock = DisposeFirst()
+    held = checkout(sqlite_engine)
+    try:
+        assert held.driver_connection.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        held.close()
+
+
 def test_a_forked_child_opens_its_own_and_leaves_its_parents_alone(sqlite_engine):
     with SqlUnitOfWork(sqlite_engine, write=True) as uow:
         parents = uow._pooled.driver_connection
