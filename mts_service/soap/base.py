@@ -80,6 +80,10 @@ def _may_hold_xml_ids(env: dict, body: Any) -> bool:
     return b"xml:id" in canonical
 
 
+def _write_plan(protocol: Any, cls: Any) -> MemberPlan | None:
+    return None if protocol.polymorphic else MemberPlan.build(protocol, cls)
+
+
 class MtsSoap11(Soap11):
     """Soap11 that takes the verified Body tree in, and hands the response tree out."""
 
@@ -126,9 +130,13 @@ class MtsSoap11(Soap11):
         return None
 
     def _plan(self, cls: Any) -> MemberPlan | None:
-        plans = self.__dict__.setdefault("_mts_plans", {})
+        return self._planned("_mts_plans", cls, _write_plan)
+
+    def _planned(self, store: str, cls: Any, build: Callable[[Any, Any], Any]) -> Any:
+        """One plan per class and protocol instance (None: Spyne does it), built on first use."""
+        plans = self.__dict__.setdefault(store, {})
         if cls not in plans:
-            plans[cls] = None if self.polymorphic else MemberPlan.build(self, cls)
+            plans[cls] = build(self, cls)
         return plans[cls]
 
     fast_in = True
@@ -144,10 +152,7 @@ class MtsSoap11(Soap11):
         return super().complex_from_element(ctx, cls, elt)
 
     def _read_plan(self, cls: Any) -> ReadPlan | None:
-        plans = self.__dict__.setdefault("_mts_read_plans", {})
-        if cls not in plans:
-            plans[cls] = ReadPlan.build(self, cls)
-        return plans[cls]
+        return self._planned("_mts_read_plans", cls, ReadPlan.build)
 
     def decompose_incoming_envelope(self, ctx: Any, message: Any = Soap11.REQUEST) -> None:
         envelope, ids = ctx.in_document

@@ -71,12 +71,12 @@ class ReadPlan:
         if protocol.get_cls_attrs(model)._xml_tag_body_as is not None:
             return None
         factory = model.__orig__ if model.__orig__ is not None else model
-        if not _plain_instances(model, factory):
+        if not plain_instances(model, factory):
             return None
         slots: dict[str, Slot] = {}
         frequencies = []
         for key, member in model.get_flat_type_info(model).items():
-            if not _plain_member(factory, key, member):
+            if not plain_member(factory, key, member):
                 return None
             attrs = protocol.get_cls_attrs(member)
             if attrs.read_only:
@@ -164,7 +164,7 @@ def _reads_as_spyne(protocol: Any) -> bool:
     return kind.from_element is XmlDocument.from_element and kind.from_unicode is InProtocolBase.from_unicode
 
 
-def _plain_instances(model: type, factory: type) -> bool:
+def plain_instances(model: type, factory: type) -> bool:
     """``get_deserialization_instance`` is then ``__new__`` plus a dict of Nones."""
     return (
         factory.__orig__ is None
@@ -177,7 +177,7 @@ def _plain_instances(model: type, factory: type) -> bool:
     )
 
 
-def _plain_member(factory: type, key: str, member: Any) -> bool:
+def plain_member(factory: type, key: str, member: Any) -> bool:
     """_init_member would set None and _safe_set a plain attribute: no default, no
     descriptor on the class, nothing SQLAlchemy initialises, no attribute or XmlData."""
     if issubclass(member, (XmlAttribute, XmlData, Array)) or hasattr(member, "_sa_class_manager"):

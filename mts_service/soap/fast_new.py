@@ -18,18 +18,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from mts_service.soap.fast_in import _plain_instances, _plain_member
+from mts_service.soap.fast_in import plain_instances, plain_member
 
 _templates: dict[type, dict[str, None] | None] = {}
 
 
 def _template(cls: type) -> dict[str, None] | None:
     """Every member set to None, in Spyne's order; None when ``cls`` needs Spyne's ``__init__``."""
-    if not _plain_instances(cls, cls) or cls.Attributes._xml_tag_body_as is not None:
+    if not plain_instances(cls, cls) or cls.Attributes._xml_tag_body_as is not None:
         return None
     members = cls.get_flat_type_info(cls)
     for key, member in members.items():
-        if member.Attributes.read_only or not _plain_member(cls, key, member):
+        if member.Attributes.read_only or not plain_member(cls, key, member):
             return None
     return dict.fromkeys(members)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from mts_service.clock import UTC, ensure_utc
 from mts_service.errors import ErrorCode, SecurityError
@@ -22,7 +21,6 @@ def format_timestamp(value: datetime) -> str:
     return ensure_utc(value).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-@lru_cache(maxsize=512)   # each request's Created/Expires are read twice (pre-check, signed copy)
 def parse_timestamp(text: str | None) -> datetime:
     """Parse a UTC ``…Z`` timestamp; anything else is SECURITY_EXPIRED (cannot be judged fresh)."""
     match = _STAMP.fullmatch((text or "").strip())

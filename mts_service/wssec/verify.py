@@ -471,8 +471,9 @@ def verify_envelope(
         raise _refuse(
             ErrorCode.SECURITY_ROLE, f"certificate role {trusted.role!r} may not call a {expected_role!r} service"
         )
-    # Cheap refusal of stale messages before the expensive step; judged again on the signed copy below.
-    check_freshness(*_timestamp_values(found.timestamp), now=now, ttl=profile.timestamp_ttl, skew=profile.clock_skew)
+    # Cheap refusal of stale messages before the expensive step; read again from the signed copy below.
+    stamp = _timestamp_values(found.timestamp)
+    fresh = check_freshness(*stamp, now=now, ttl=profile.timestamp_ttl, skew=profile.clock_skew)
 
     # The References were pinned to exactly {#Body wsu:Id, #Timestamp wsu:Id} by
     # _check_structure (ids unique across every id-like attribute): each resolves to the
@@ -491,9 +492,9 @@ def verify_envelope(
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "the Body reference does not resolve to the soap:Body")
     if timestamp.tag != ns.TIMESTAMP or timestamp.get(ns.WSU_ID) != found.timestamp_id:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "the Timestamp reference does not resolve to wsu:Timestamp")
-    fresh = check_freshness(
-        *_timestamp_values(timestamp), now=now, ttl=profile.timestamp_ttl, skew=profile.clock_skew
-    )
+    signed_stamp = _timestamp_values(timestamp)
+    if signed_stamp != stamp:  # the same texts at the same instant were judged above
+        fresh = check_freshness(*signed_stamp, now=now, ttl=profile.timestamp_ttl, skew=profile.clock_skew)
 
     digest = hashlib.sha256(canonical).hexdigest()
     # The bare 64-hex digest: the SQL cache's key column is String(64) (PostgreSQL enforces it).
