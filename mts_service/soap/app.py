@@ -30,7 +30,8 @@ from mts_service.errors import ErrorCode
 from mts_service.observability import RequestIdMiddleware, WsgiApp, current_request_id
 from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
-from mts_service.soap.base import FAULT_KEY, OPERATION_KEY, MtsWsgiApplication, call_buffered
+from mts_service.soap.base import FAULT_KEY, OPERATION_KEY, VERIFIED_BODY_KEY, MtsWsgiApplication, call_buffered
+from mts_service.soap.direct import DirectCalls
 from mts_service.soap.metrics import SoapMetrics
 from mts_service.soap.request_body import BodyRefused, announced_length, read_unannounced
 from mts_service.soap.wsdl import SERVICE_NAMES, build_service
@@ -45,6 +46,7 @@ class _Mounted:
     name: str
     app: MtsWsgiApplication
     wsdl: bytes
+    direct: DirectCalls
 
 
 class SoapDispatcher:
@@ -60,7 +62,7 @@ class SoapDispatcher:
         self.services: dict[str, _Mounted] = {}
         for name in SERVICE_NAMES:
             app, wsdl = build_service(name, context, max_request_bytes=max_request_bytes)
-            self.services["/" + name] = _Mounted(name, app, wsdl)
+            self.services["/" + name] = _Mounted(name, app, wsdl, DirectCalls(app.app))
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = (environ.get("PATH_INFO") or "/").rstrip("/") or "/"
@@ -89,6 +91,12 @@ class SoapDispatcher:
             if refusal is not None:
                 environ[FAULT_KEY] = refusal[0]
                 return _fault(start_response, *refusal)
+            # A verified request of a planned operation skips Spyne's request loop (soap.direct).
+            answered = mounted.direct.answer(environ) if VERIFIED_BODY_KEY in environ else None
+            if answered is not None:
+                status, headers = answered
+                start_response(status, headers + [("Content-Length", "0")])   # the tree is in the environ
+                return [b""]
             return _buffered(mounted.app, environ, start_response)
         except Exception:
             log.exception("unexpected error serving %s", mounted.name)

@@ -197,7 +197,7 @@ class MtsApplication(Application):
         # MtsWsgiApplication.handle_error logs in one line, without the body.
         for name in _QUIET_SPYNE_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)
-        self.event_manager.add_listener("method_call", _remember_operation)
+        self.event_manager.add_listener("method_call", remember_operation)
         # Every manager a request fires events on: the application's, the protocols', and
         # each method's (its service class's). Same handlers, same order (soap.fast_ctx).
         quieten(self.event_manager)
@@ -232,19 +232,9 @@ class MtsWsgiApplication(WsgiApplication):
         quieten(self.event_manager)
 
     def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Callable[..., Any]) -> Iterable[bytes]:
-        code, message = faults.classify(error, getattr(p_ctx, "in_document", None))
-        environ = p_ctx.transport.req_env
-        environ[FAULT_KEY] = code
-        if getattr(p_ctx, "descriptor", None) is not None:
-            environ.setdefault(OPERATION_KEY, p_ctx.descriptor.name)
-        if code.side.value == "Client":
-            log.info("refused %s: %s: %s", environ.get(OPERATION_KEY, "unknown"), code.value, message)
-        if OUT_DOCUMENT_KEY in environ:
-            # Behind the security middleware: hand it the tree to sign (no serialise/parse).
-            environ[OUT_DOCUMENT_KEY] = faults.fault_element(code, message, current_request_id())
-            body = b""
-        else:
-            body = faults.fault_envelope(code, message, current_request_id())
+        descriptor = getattr(p_ctx, "descriptor", None)
+        body = render_fault(p_ctx.transport.req_env, error, getattr(p_ctx, "in_document", None),
+                            descriptor.name if descriptor is not None else None)
         start_response(faults.HTTP_STATUS, [("Content-Type", faults.CONTENT_TYPE), ("Content-Length", str(len(body)))])
         try:
             p_ctx.close()
@@ -252,6 +242,25 @@ class MtsWsgiApplication(WsgiApplication):
             for other in others or ():
                 other.close()
         return [body]
+
+
+def render_fault(environ: dict, error: BaseException, in_document: Any, operation: str | None) -> bytes:
+    """Record and render the fault a request ends with (Spyne's path and direct calls alike).
+
+    Behind the security middleware (``OUT_DOCUMENT_KEY`` in the environ) the fault's tree is
+    left there for it to sign and no bytes are returned; otherwise the serialized envelope.
+    """
+    code, message = faults.classify(error, in_document)
+    environ[FAULT_KEY] = code
+    if operation is not None:
+        environ.setdefault(OPERATION_KEY, operation)
+    if code.side.value == "Client":
+        log.info("refused %s: %s: %s", environ.get(OPERATION_KEY, "unknown"), code.value, message)
+    if OUT_DOCUMENT_KEY in environ:
+        # Behind the security middleware: hand it the tree to sign (no serialise/parse).
+        environ[OUT_DOCUMENT_KEY] = faults.fault_element(code, message, current_request_id())
+        return b""
+    return faults.fault_envelope(code, message, current_request_id())
 
 
 def call_buffered(app: Callable[..., Any], environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -284,7 +293,8 @@ def service_context(ctx: Any) -> ServiceContext:
     return ctx.app.mts_context
 
 
-def _remember_operation(ctx: Any) -> None:
+def remember_operation(ctx: Any) -> None:
+    """The ``method_call`` listener: the operation's name, for the metrics and the logs."""
     ctx.transport.req_env[OPERATION_KEY] = ctx.descriptor.name
 
 
