@@ -44,3 +44,80 @@ def test_a_row_reads_by_attribute_and_by_name():
 def test_stored_times_are_read_as_utc(text, expected):
     read = Db._time(text)
     assert read == expected and read.utcoffset() == timedelta(0)
+
+
+# -- constants written into the SQL ---------------------------------------------------------
+
+def _compiled(statement):
+    from mts_service.persistence.fastsql import Prepared
+
+    return Prepared(statement).compiled(sqlite.dialect())
+
+
+def test_a_statements_own_constants_are_sqlite_literals_and_the_callers_values_stay_parameters():
+    from sqlalchemy import bindparam, select
+
+    from mts_service.persistence.tables import grants as t
+
+    compiled = _compiled(
+        select(t.c.grant_id).where(t.c.customer_id == bindparam("cid"), t.c.kind == "ADVANCE",
+                                   t.c.sender == "it's", t.c.expires_at > bindparam("now")).limit(3))
+    assert "grants.kind = 'ADVANCE'" in compiled.sql and "grants.sender = 'it''s'" in compiled.sql
+    assert "LIMIT 3" in compiled.sql and compiled.sql.count("?") == len(compiled.names)
+    assert compiled.names[:2] == ("cid", "now")   # a time has a bind processor: never inlined
+
+
+def test_a_question_mark_inside_a_literal_is_not_a_placeholder():
+    from sqlalchemy import bindparam, literal_column, select
+
+    from mts_service.persistence.tables import grants as t
+
+    compiled = _compiled(select(t.c.grant_id).where(t.c.revoke_reason == literal_column("'why?'"), t.c.kind == "DEPOSIT",
+                                                    t.c.customer_id == bindparam("cid")))
+    assert "'why?'" in compiled.sql and "grants.kind = 'DEPOSIT'" in compiled.sql and compiled.names == ("cid",)
+
+
+def test_inlined_statements_run_against_sqlite(engine, database_url):
+    """The rewritten SQL is valid and finds what the parameters found (both dialects run it)."""
+    from mts_service.persistence.fastsql import Db, Prepared
+    from sqlalchemy import bindparam, select
+
+    from mts_service.persistence.tables import policies as t
+
+    statement = Prepared(select(t.c.version).where(t.c.version > bindparam("v"), t.c.uid != "x'y").limit(1))
+    with engine.connect() as conn:
+        assert Db(conn.connection.driver_connection, engine.dialect).execute(statement, {"v": -1}).rows == []
+
+
+def test_no_statement_binds_a_value_that_a_partial_index_compares_with_a_literal():
+    """SQLite re-prepares such a statement on every execution (its plan depended on the
+    value): each must name the value as a constant of its own (see fastsql.inline_constants)."""
+    import importlib
+    import pkgutil
+    import re
+
+    import mts_service.persistence.repositories as repositories
+    from mts_service.persistence.fastsql import Prepared
+    from mts_service.persistence.tables import metadata
+
+    compared = []
+    for table in metadata.tables.values():
+        for index in table.indexes:
+            where = index.dialect_options["sqlite"].get("where")
+            match = re.fullmatch(r"(\w+) = '[^']*'", str(where)) if where is not None else None
+            if match:
+                compared.append((table.name, match.group(1)))
+    assert ("grants", "kind") in compared and ("messages", "billing_status") in compared
+
+    modules = [importlib.import_module(f"{repositories.__name__}.{m.name}") for m in pkgutil.iter_modules(repositories.__path__)]
+    modules.append(importlib.import_module("mts_service.persistence.replay_cache"))
+    statements = []
+    for module in modules:
+        for value in vars(module).values():
+            found = value.values() if isinstance(value, dict) else [value]
+            statements += [v for v in found if isinstance(v, Prepared)]
+    assert len(statements) > 40
+    for statement in statements:
+        sql = statement.compiled(sqlite.dialect()).sql
+        for table, column in compared:
+            assert not re.search(rf"\b{table}\.{column}\s*(=|!=|<>|<=|>=|<|>|IS|IS NOT)\s*\?", sql), sql

@@ -36,13 +36,18 @@ _USABLE_FOR_CUSTOMER = Prepared(
     .order_by(t.c.created_at, t.c.grant_id)
 )
 
-# Oldest usable grant of a kind for a customer: spend what expires first.
-_USABLE = Prepared(
-    select(t.c.grant_id)
-    .where(t.c.customer_id == bindparam("cid"), t.c.kind == bindparam("kind"), *_usable)
-    .order_by(t.c.expires_at.is_(None), t.c.expires_at, t.c.created_at, t.c.grant_id)
-    .limit(1)
-)
+# Oldest usable grant of a kind for a customer: spend what expires first. One statement
+# per kind, the kind a constant of it: a bound kind, compared with the partial index on
+# kind = 'DEPOSIT', made SQLite re-prepare the statement on every execution (fastsql).
+_USABLE = {
+    kind.value: Prepared(
+        select(t.c.grant_id)
+        .where(t.c.customer_id == bindparam("cid"), t.c.kind == kind.value, *_usable)
+        .order_by(t.c.expires_at.is_(None), t.c.expires_at, t.c.created_at, t.c.grant_id)
+        .limit(1)
+    )
+    for kind in GrantKind
+}
 
 # The WHERE repeats the usability test: under READ COMMITTED a racing order that took the
 # last slot makes this match zero rows, and the caller looks for another grant.
@@ -229,7 +234,7 @@ class GrantRepository:
 
     def _take(self, kind: str, stmt, customer_id: int, now: datetime, extra: dict, attempts: int) -> str | None:
         for _ in range(attempts):
-            grant_id = self._db.execute(_USABLE, {"cid": customer_id, "kind": kind, "now": now}).scalar()
+            grant_id = self._db.execute(_USABLE[kind], {"cid": customer_id, "now": now}).scalar()
             if grant_id is None:
                 return None
             if self._db.execute(stmt, {"gid": grant_id, "now": now, **extra}).rowcount == 1:

@@ -35,15 +35,20 @@ _ASSIGN_GRANT = Prepared(
     .values(grant_id=bindparam("gid"))
 )
 # Conditional on the status read: a concurrent report that got there first makes it match
-# nothing (and, on PostgreSQL, this row lock orders the racing reports).
-_SET_BILLING = Prepared(
-    update(t)
-    .where(t.c.message_id == bindparam("mid"), t.c.billing_status == bindparam("from_status"))
-    .values(
-        billing_status=bindparam("to_status"), billed_at=bindparam("now"), billing_outcome=bindparam("outcome"),
-        billing_recovery=bindparam("recovery"), billing_reply_sealed=bindparam("reply_sealed"),
+# nothing (and, on PostgreSQL, this row lock orders the racing reports). One statement per
+# status moved from, a constant of it: a bound status, compared with the partial index on
+# billing_status = 'HELD', made SQLite re-prepare the statement on every execution (fastsql).
+_SET_BILLING = {
+    status.value: Prepared(
+        update(t)
+        .where(t.c.message_id == bindparam("mid"), t.c.billing_status == status.value)
+        .values(
+            billing_status=bindparam("to_status"), billed_at=bindparam("now"), billing_outcome=bindparam("outcome"),
+            billing_recovery=bindparam("recovery"), billing_reply_sealed=bindparam("reply_sealed"),
+        )
     )
-)
+    for status in BillingStatus
+}
 _SET_CREDITED = Prepared(
     update(t).where(t.c.message_id == bindparam("mid")).values(credited=bindparam("credited"), grant_id=bindparam("gid"))
 )
@@ -160,9 +165,9 @@ class MessageRepository:
         recovery: str | None = None, reply_sealed: bytes | None = None,
     ) -> bool:
         """Move the billing status on from ``from_status``; False when another report won."""
-        params = {"mid": message_id, "from_status": from_status, "to_status": to_status, "now": now, "outcome": outcome,
+        params = {"mid": message_id, "to_status": to_status, "now": now, "outcome": outcome,
                   "recovery": recovery, "reply_sealed": reply_sealed}
-        return self._db.execute(_SET_BILLING, params).rowcount == 1
+        return self._db.execute(_SET_BILLING[from_status], params).rowcount == 1
 
     def mark_credited(self, message_id: str, grant_id: str | None) -> None:
         """A held message is credited now (its confirmation arrived)."""
