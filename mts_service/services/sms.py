@@ -184,7 +184,7 @@ def _credit(
     count = wallet.sms_count + 1
     amount = wallet.amount_minor + price.minor
     if count < needed:
-        uow.wallets.save(replace(wallet, kind=kind, sms_count=count, amount_minor=amount), now)
+        uow.wallets.save(replace(wallet, kind=kind, sms_count=count, amount_minor=amount), now, policy.currency)
         return _Credit(ReceiptOutcome.PROGRESS, None, None, count, needed, kind)
 
     if wallet.sms_count or wallet.kind is not None:  # an empty wallet stays empty: no write

@@ -33,6 +33,7 @@ answer Spyne's way too, and compares.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +110,7 @@ class DirectCalls:
         self.in_protocol = app.in_protocol
         self.out_protocol = app.out_protocol
         self.schema = getattr(self.in_protocol, "validation_schema", None)
+        self._envelope = etree.Element(f"{{{self.out_protocol.ns_soap_env}}}Envelope", nsmap=app.interface.nsmap)
         self.routes: dict[str, Route] = {}
         if self.schema is None or not _only_mts_listeners(app):
             return
@@ -168,7 +170,9 @@ class DirectCalls:
         """``Soap11.serialize`` of a wrapped answer: the Envelope with the interface's
         namespaces, its Body, the response wrapper with the method's one return value."""
         protocol = self.out_protocol
-        envelope = etree.Element(f"{{{protocol.ns_soap_env}}}Envelope", nsmap=self.app.interface.nsmap)
+        # A copy of an empty Envelope with the interface's 16 namespaces: making one with
+        # that nsmap cost 31 us, copying it 6 us (the bytes are compared with Spyne's in tests).
+        envelope = copy.deepcopy(self._envelope)
         out_body = etree.Element(f"{{{protocol.ns_soap_env}}}Body")
         wrapper = route.out_cls()
         if route.out_keys:

@@ -169,3 +169,35 @@ def test_help_is_added_when_the_segments_allow_and_names_the_number_used(ctx):
     assert one_sms.max_reply_segments == 1
     short = send(ctx, text="bonjour")
     assert "Mot-clé" not in short.reply_text and code_in(short.reply_text)
+
+
+def _wallet_row(ctx, beneficiary: str):
+    from mts_service.persistence.repositories.wallets import WalletRepository
+
+    with ctx.uow_factory(write=False) as uow:
+        return WalletRepository(uow.wallets._db).get(beneficiary)
+
+
+def test_a_wallet_row_exists_only_while_it_holds_payments(ctx, engine):
+    """A payment that completes a grant at once leaves no wallet row on SQLite (the write
+    transaction holds the database: nothing to lock); one that waits for more is stored, and
+    the wallet is emptied, not left holding it, when the grant completes. PostgreSQL keeps
+    the row it locked."""
+    set_policy(ctx, mode="DEPOSIT", deposit_sms=2, advance_sms=1)
+    sender = new_mobile()
+    beneficiary = f"s:{sender}"
+    assert send(ctx, sender=sender).outcome is ReceiptOutcome.PROGRESS
+    held = _wallet_row(ctx, beneficiary)
+    assert (held.kind.value, held.sms_count, held.amount_minor) == ("DEPOSIT", 1, 500)
+    assert send(ctx, sender=sender).outcome is ReceiptOutcome.CODE_ISSUED
+    emptied = _wallet_row(ctx, beneficiary)
+    assert (emptied.kind, emptied.sms_count, emptied.amount_minor) == (None, 0, 0)
+
+    set_policy(ctx, mode="ADVANCE", advance_sms=1)
+    once = new_mobile()
+    assert send(ctx, sender=once).outcome is ReceiptOutcome.CODE_ISSUED
+    row = _wallet_row(ctx, f"s:{once}")
+    if engine.dialect.name == "sqlite":
+        assert row is None
+    else:
+        assert (row.kind, row.sms_count, row.amount_minor) == (None, 0, 0)

@@ -90,15 +90,19 @@ _LIVE_DEPOSIT = Prepared(
 )
 
 
-_ACTIVATE = Prepared(
+_ACTIVATE_PLAIN = (
     update(t)
     .where(t.c.grant_id == bindparam("gid"), t.c.status == _PENDING)
     .values(
         status=_ACTIVE, customer_id=bindparam("cid"), activated_at=bindparam("now"), expires_at=bindparam("expires_at"),
         beneficiary=bindparam("beneficiary"),
     )
-    .returning(*t.c)
 )
+# PostgreSQL reads the activated row back in the same round trip. SQLite buffers RETURNING
+# rows in a temporary table per execution (134 us against about 50 + 15 us for the UPDATE
+# and a read by primary key, in process): there the row is read after the UPDATE, in the
+# same write transaction, which holds the database.
+_ACTIVATE = {"postgresql": Prepared(_ACTIVATE_PLAIN.returning(*t.c)), "sqlite": Prepared(_ACTIVATE_PLAIN)}
 _REVOKE = {
     frozenset(statuses): Prepared(
         update(t)
@@ -223,7 +227,11 @@ class GrantRepository:
         """PENDING_CODE -> ACTIVE for one customer: the activated grant, or None when someone
         else got there first."""
         params = {"gid": grant_id, "cid": customer_id, "now": now, "expires_at": expires_at, "beneficiary": f"c:{customer_id}"}
-        row = self._db.execute(_ACTIVATE, params).first()
+        if self._db.name == "sqlite":
+            if self._db.execute(_ACTIVATE["sqlite"], params).rowcount != 1:
+                return None
+            return self.get(grant_id)
+        row = self._db.execute(_ACTIVATE[self._db.name], params).first()
         return _grant(row) if row else None
 
     def take_deposit_slot(self, customer_id: int, now: datetime, attempts: int = 5) -> str | None:
