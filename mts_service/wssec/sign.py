@@ -67,12 +67,24 @@ def id_token() -> str:
     return secrets.token_hex(16)
 
 
+# The signature method of a key class (an isinstance against cryptography's abstract
+# classes costs a few microseconds a call; the server signs with one key).
+_METHODS: dict[type, str] = {}
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())   # immutable parameters, shared by every signature
+
+
 def _signature_method(key: SigningKey) -> str:
+    method = _METHODS.get(type(key))
+    if method is not None:
+        return method
     if isinstance(key, rsa.RSAPrivateKey):
-        return ns.RSA_SHA256
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return ns.ECDSA_SHA256
-    raise TypeError("signing key must be an RSA or EC private key")
+        method = ns.RSA_SHA256
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        method = ns.ECDSA_SHA256
+    else:
+        raise TypeError("signing key must be an RSA or EC private key")
+    _METHODS[type(key)] = method
+    return method
 
 
 def _c14n(node: etree._Element) -> bytes:
@@ -84,9 +96,9 @@ def _digest(node: etree._Element) -> str:
 
 
 def _signature_value(key: SigningKey, data: bytes) -> bytes:
-    if isinstance(key, rsa.RSAPrivateKey):
+    if _signature_method(key) == ns.RSA_SHA256:
         return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    der = key.sign(data, ec.ECDSA(hashes.SHA256()))
+    der = key.sign(data, _ECDSA_SHA256)
     r, s = decode_dss_signature(der)
     size = (key.curve.key_size + 7) // 8
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")  # XML-DSig: raw r‖s
@@ -157,14 +169,20 @@ def sign_envelope(
     """
     if envelope.tag != ns.ENVELOPE:
         raise ValueError(f"not a SOAP 1.1 Envelope: {envelope.tag}")
-    body = envelope.find(ns.BODY)
+    # The first Body and Header children, as find() would give them (without its path machinery).
+    body = header = None
+    for position, child in enumerate(envelope):
+        tag = child.tag
+        if tag == ns.BODY and body is None:
+            body, body_at = child, position
+        elif tag == ns.HEADER and header is None:
+            header = child
     if body is None:
         raise ValueError("envelope has no soap:Body")
-    header = envelope.find(ns.HEADER)
     if header is None:
         header = etree.Element(ns.HEADER)
-        envelope.insert(list(envelope).index(body), header)
-    if header.find(ns.SECURITY) is not None:
+        envelope.insert(body_at, header)
+    elif header.find(ns.SECURITY) is not None:
         raise ValueError("envelope already has a wsse:Security header")
 
     now = clock.now()

@@ -56,6 +56,21 @@ from mts_service.wssec.xmlparse import hardened_parser, parse_xml
 log = logging.getLogger("mts.wssec")
 
 _DS = {"ds": ns.DS}
+# Clark names of the XML-DSig elements checked on every request, spelt once.
+_DS_CANONICALIZATIONMETHOD = ns.qn(ns.DS, "CanonicalizationMethod")
+_DS_DIGESTMETHOD = ns.qn(ns.DS, "DigestMethod")
+_DS_DIGESTVALUE = ns.qn(ns.DS, "DigestValue")
+_DS_KEYINFO = ns.qn(ns.DS, "KeyInfo")
+_DS_OBJECT = ns.qn(ns.DS, "Object")
+_DS_REFERENCE = ns.qn(ns.DS, "Reference")
+_DS_SIGNATUREVALUE = ns.qn(ns.DS, "SignatureValue")
+_DS_SIGNEDINFO = ns.qn(ns.DS, "SignedInfo")
+_DS_SIGNATUREMETHOD = ns.qn(ns.DS, "SignatureMethod")
+_DS_TRANSFORM = ns.qn(ns.DS, "Transform")
+_DS_TRANSFORMS = ns.qn(ns.DS, "Transforms")
+_EC_INCLUSIVENAMESPACES = ns.qn(ns.EC, "InclusiveNamespaces")
+_SIGNATURE_PARTS = [_DS_SIGNEDINFO, _DS_SIGNATUREVALUE, _DS_KEYINFO]
+_REFERENCE_PARTS = [_DS_TRANSFORMS, _DS_DIGESTMETHOD, _DS_DIGESTVALUE]
 _ID_LOCAL_NAMES = frozenset({"Id", "ID", "id"})
 _TRUE = frozenset({"1", "true"})
 
@@ -106,7 +121,7 @@ def _has_text(node: etree._Element) -> bool:
 def _id_attributes(node: etree._Element) -> list[tuple[str, str]]:
     found = []
     for name, value in node.attrib.items():
-        local = etree.QName(name).localname if name.startswith("{") else name
+        local = name.rpartition("}")[2] if name[0] == "{" else name   # etree.QName(name).localname
         if local in _ID_LOCAL_NAMES or name == ns.XML_ID:
             found.append((name, value))
     return found
@@ -203,7 +218,7 @@ def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structu
         raise _refuse(ErrorCode.SECURITY_UNSIGNED, "no ds:Signature")
     if len(signatures) > 1:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"{len(signatures)} ds:Signature elements")
-    if next(root.iter(ns.qn(ns.DS, "Object")), None) is not None:
+    if next(root.iter(_DS_OBJECT), None) is not None:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ds:Object is not allowed")
 
     allowed = {ns.TIMESTAMP, ns.BST, ns.SIGNATURE}
@@ -227,14 +242,12 @@ def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structu
 
     # ds:Signature = SignedInfo, SignatureValue, KeyInfo; nothing else.
     parts = _elements(signature)
-    if not parts or parts[0].tag != ns.qn(ns.DS, "SignedInfo"):
+    if not parts or parts[0].tag != _DS_SIGNEDINFO:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ds:Signature must start with ds:SignedInfo")
     signed_info = parts[0]
 
     info = _elements(signed_info)
-    if len(info) < 3 or info[0].tag != ns.qn(ns.DS, "CanonicalizationMethod") or info[1].tag != ns.qn(
-        ns.DS, "SignatureMethod"
-    ):
+    if len(info) < 3 or info[0].tag != _DS_CANONICALIZATIONMETHOD or info[1].tag != _DS_SIGNATUREMETHOD:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "malformed ds:SignedInfo")
     c14n, method, references = info[0], info[1], info[2:]
     if c14n.get("Algorithm") not in profile.c14n_methods:
@@ -255,7 +268,7 @@ def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structu
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "SignedInfo must reference exactly Body and Timestamp")
 
     # Algorithms are judged first (above), so that e.g. an HMAC signature is named as such.
-    if [p.tag for p in parts] != [ns.qn(ns.DS, "SignedInfo"), ns.qn(ns.DS, "SignatureValue"), ns.qn(ns.DS, "KeyInfo")]:
+    if [p.tag for p in parts] != _SIGNATURE_PARTS:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ds:Signature must hold SignedInfo, SignatureValue, KeyInfo")
     _check_key_info(parts[2], bst_id)
     if _elements(parts[1]):
@@ -278,23 +291,23 @@ def _inclusive_prefixes(node: etree._Element) -> list[str] | None:
     children = _elements(node)
     if not children:
         return None
-    if len(children) != 1 or children[0].tag != ns.qn(ns.EC, "InclusiveNamespaces"):
+    if len(children) != 1 or children[0].tag != _EC_INCLUSIVENAMESPACES:
         raise _refuse(ErrorCode.SECURITY_ALGORITHM, "unexpected parameters on a canonicalization method")
     return (children[0].get("PrefixList") or "").split()
 
 
 def _check_reference(reference: etree._Element, profile: SecurityProfile) -> _Reference:
-    if reference.tag != ns.qn(ns.DS, "Reference"):
+    if reference.tag != _DS_REFERENCE:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"unexpected {reference.tag} in ds:SignedInfo")
     uri = reference.get("URI") or ""
     if not uri.startswith("#") or len(uri) < 2:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"reference URI {uri!r} is not a same-document #id")
     parts = _elements(reference)
     tags = [p.tag for p in parts]
-    if tags != [ns.qn(ns.DS, "Transforms"), ns.qn(ns.DS, "DigestMethod"), ns.qn(ns.DS, "DigestValue")]:
+    if tags != _REFERENCE_PARTS:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"reference {uri} must hold Transforms, DigestMethod, DigestValue")
     transforms = _elements(parts[0])
-    if len(transforms) != 1 or transforms[0].tag != ns.qn(ns.DS, "Transform"):
+    if len(transforms) != 1 or transforms[0].tag != _DS_TRANSFORM:
         raise _refuse(ErrorCode.SECURITY_ALGORITHM, f"reference {uri} must have exactly one Transform")
     if transforms[0].get("Algorithm") not in profile.c14n_methods:
         raise _refuse(
@@ -392,6 +405,10 @@ _SIGNATURE_HASHES = {
 }
 
 
+# Immutable signature parameters, made once (not per request).
+_ECDSA = {hashes.SHA256: ec.ECDSA(hashes.SHA256()), hashes.SHA1: ec.ECDSA(hashes.SHA1())}
+
+
 def _c14n(node: etree._Element, prefixes: list[str] | None) -> bytes:
     """Exclusive c14n 1.0 without comments of ``node``'s subtree (XML-DSig's exc-c14n Transform)."""
     return etree.tostring(node, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes)
@@ -437,7 +454,7 @@ def _check_signature(canonical_signed_info: bytes, value: bytes, cert: x509.Cert
             if len(value) != 2 * size:  # XML-DSig ECDSA is the raw r‖s, each of the curve's size
                 raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ECDSA SignatureValue has the wrong length")
             r, s = int.from_bytes(value[:size], "big"), int.from_bytes(value[size:], "big")
-            key.verify(encode_dss_signature(r, s), canonical_signed_info, ec.ECDSA(hash_type()))
+            key.verify(encode_dss_signature(r, s), canonical_signed_info, _ECDSA[hash_type])
     except cryptography.exceptions.InvalidSignature:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "signature does not verify: SignatureValue") from None
 

@@ -121,3 +121,16 @@ def test_no_statement_binds_a_value_that_a_partial_index_compares_with_a_literal
         sql = statement.compiled(sqlite.dialect()).sql
         for table, column in compared:
             assert not re.search(rf"\b{table}\.{column}\s*(=|!=|<>|<=|>=|<|>|IS|IS NOT)\s*\?", sql), sql
+
+
+def test_the_remembered_time_is_only_reused_for_the_same_object():
+    dialect = sqlite.dialect()
+    db = Db(None, dialect)
+    first = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
+    second = datetime(2026, 1, 15, 9, 0, 1, tzinfo=timezone.utc)
+    equal_but_other = datetime(2026, 1, 15, 10, 0, tzinfo=timezone(timedelta(hours=1)))   # == first
+    assert [db._bind_cached(t) for t in (first, second, first, equal_but_other)] == [
+        "2026-01-15 09:00:00.000000", "2026-01-15 09:00:01.000000", "2026-01-15 09:00:00.000000",
+        "2026-01-15 09:00:00.000000"]
+    with pytest.raises(ValueError):
+        db._bind_cached(datetime(2026, 1, 15, 9, 0))   # naive: refused, never remembered
