@@ -145,11 +145,17 @@ _DUE_FOR_EXPIRY = Prepared(
 )
 
 
+# Stored text -> member by dictionary: GrantKind(text) goes through EnumMeta.__call__ (about
+# 1 us a call here), and an authorization turns every usable grant of the customer into a Grant.
+_KINDS = {member.value: member for member in GrantKind}
+_STATUSES = {member.value: member for member in GrantStatus}
+
+
 def _grant(row: Row) -> Grant:
     return Grant(
         grant_id=row.grant_id,
-        kind=GrantKind(row.kind),
-        status=GrantStatus(row.status),
+        kind=_KINDS.get(row.kind) or GrantKind(row.kind),    # an unknown text raises as before
+        status=_STATUSES.get(row.status) or GrantStatus(row.status),
         value=Money(row.value_minor, row.currency),
         policy_version=row.policy_version,
         created_at=row.created_at,
