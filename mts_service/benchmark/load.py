@@ -80,8 +80,10 @@ local function finish()
   for i = 1, #lat do out:write(lat[i], "\n") end
   out:close()
   if keep then
+    -- The reply texts are cut out of the kept bodies here, after this thread's last answer,
+    -- not in response(): the client's work per answer is then the same for every operation.
     local r = assert(io.open(outdir .. "/" .. tid .. ".replies", "wb"))
-    for i = 1, #replies do r:write(replies[i], "\n") end
+    for i = 1, #replies do r:write((replies[i]:match("replyText>([^<]*)<") or ""), "\n") end
     r:close()
   end
   os.rename(outdir .. "/" .. tid .. ".tmp", outdir .. "/" .. tid .. ".done")
@@ -112,7 +114,7 @@ function response(status, headers, body)
   if status == 200 then
     ok = ok + 1
     lat[#lat + 1] = string.format("%.9f %.9f", t, t - started)
-    if keep then replies[#replies + 1] = (body:match("replyText>([^<]*)<") or "") end
+    if keep then replies[#replies + 1] = body end
   else
     faults = faults + 1
   end
