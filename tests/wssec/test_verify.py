@@ -345,3 +345,13 @@ def test_signing_copies_the_security_template_and_never_fills_it(sign, ctx, pki)
     assert timestamp.get(ns.WSU_ID) == bst.get(ns.WSU_ID) == "" and timestamp[0].text is None
     assert template.get(ns.MUST_UNDERSTAND) is None and signature[1].text is None
     assert all(ref.get("URI") == "" and ref[2].text is None for ref in signature[0][2:])
+
+
+def test_element_children_skip_comments_and_processing_instructions():
+    from lxml import etree
+
+    from mts_service.wssec.verify import _elements
+
+    node = etree.fromstring("<a><b/><!-- c --><d/><?pi x?><e>t</e></a>")
+    assert [child.tag for child in _elements(node)] == ["b", "d", "e"]
+    assert _elements(etree.fromstring("<a>text<!-- only --></a>")) == []
