@@ -182,16 +182,21 @@ def inline_constants(compiled: Any, dialect: Dialect, sql: str, names: tuple[str
 class Prepared:
     """A statement built at import and compiled once per dialect."""
 
-    __slots__ = ("statement", "_by_dialect")
+    __slots__ = ("statement", "_by_dialect", "_last")
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
+        self._last: tuple[Dialect, _Compiled] | None = None   # a process serves one engine's dialect
 
     def compiled(self, dialect: Dialect) -> _Compiled:
+        last = self._last
+        if last is not None and last[0] is dialect:
+            return last[1]
         found = self._by_dialect.get(dialect.name)
         if found is None:
             found = self._by_dialect[dialect.name] = _Compiled(self.statement, dialect)
+        self._last = (dialect, found)
         return found
 
 
@@ -213,8 +218,7 @@ class Db:
         # before the next statement, and making and closing a cursor per statement cost
         # about 1 us of the ~10 us of Python around each one.
         self._cursor: Any = None
-        self._last_time: datetime | None = None
-        self._last_bound: Any = None
+        self._times: dict[datetime, Any] = {}
 
     def execute(self, statement: Prepared | ClauseElement, params: Mapping[str, Any] | None = None) -> Result:
         compiled = statement.compiled(self.dialect) if isinstance(statement, Prepared) else _Compiled(statement, self.dialect)
@@ -248,12 +252,13 @@ class Db:
         return Result([Row(zip(names, record)) for record in records], cursor.rowcount)
 
     def _bind_cached(self, value: datetime) -> Any:
-        """``_bind`` of a datetime, remembering the last one: a use case binds the same
-        ``now`` object in several statements (about 4 us a conversion here)."""
-        if value is self._last_time:
-            return self._last_bound
-        bound = self._bind(value)
-        self._last_time, self._last_bound = value, bound
+        """``_bind`` of a datetime, remembered for the unit of work: a use case binds the
+        same instants (its ``now``) in several statements, and a conversion costs about
+        4 us here. Equal instants bind alike (the bound form is the UTC instant); a naive
+        datetime never equals an aware one, so it still reaches ``_bind`` and is refused."""
+        bound = self._times.get(value)
+        if bound is None:
+            bound = self._times[value] = self._bind(value)
         return bound
 
     def _bind(self, value: Any) -> Any:

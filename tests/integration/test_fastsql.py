@@ -123,7 +123,7 @@ def test_no_statement_binds_a_value_that_a_partial_index_compares_with_a_literal
             assert not re.search(rf"\b{table}\.{column}\s*(=|!=|<>|<=|>=|<|>|IS|IS NOT)\s*\?", sql), sql
 
 
-def test_the_remembered_time_is_only_reused_for_the_same_object():
+def test_remembered_times_are_bound_by_instant():
     dialect = sqlite.dialect()
     db = Db(None, dialect)
     first = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
@@ -134,3 +134,22 @@ def test_the_remembered_time_is_only_reused_for_the_same_object():
         "2026-01-15 09:00:00.000000"]
     with pytest.raises(ValueError):
         db._bind_cached(datetime(2026, 1, 15, 9, 0))   # naive: refused, never remembered
+    from sqlalchemy.dialects import postgresql
+
+    pg = Db(None, postgresql.dialect())
+    bound = [pg._bind_cached(t) for t in (equal_but_other, first)]
+    assert bound == [first, first] and all(b.utcoffset() == timedelta(0) for b in bound)
+
+
+def test_a_prepared_statement_is_compiled_per_dialect():
+    from sqlalchemy import bindparam, select
+    from sqlalchemy.dialects import postgresql
+
+    from mts_service.persistence.fastsql import Prepared
+    from mts_service.persistence.tables import grants as t
+
+    prepared = Prepared(select(t.c.grant_id).where(t.c.kind == "ADVANCE", t.c.customer_id == bindparam("cid")))
+    lite, pg = sqlite.dialect(), postgresql.dialect()
+    assert "'ADVANCE'" in prepared.compiled(lite).sql
+    assert "%(kind_1)s" in prepared.compiled(pg).sql     # constants inlined on SQLite only
+    assert prepared.compiled(lite) is prepared.compiled(sqlite.dialect())   # by dialect name
