@@ -21,6 +21,9 @@ what the generator yields.
    ``environ[OUT_DOCUMENT_KEY]`` for the middleware to sign; a fault is rendered by
    ``base.render_fault``, as ``MtsWsgiApplication.handle_error`` renders it.
 
+A method must return its answer, not a generator (Spyne's streaming, which no MTS method
+uses): a generator cannot be written and ends as a Server fault.
+
 Nothing is decided here that Spyne would decide differently: any request that is not the
 ordinary case goes to Spyne whole, before anything ran — no verified tree, not exactly one
 element child, an unknown operation, a schema-invalid element (Spyne renders that fault),
@@ -175,8 +178,8 @@ class DirectCalls:
         envelope = copy.deepcopy(self._envelope)
         out_body = etree.Element(f"{{{protocol.ns_soap_env}}}Body")
         wrapper = route.out_cls()
-        if route.out_keys:
-            setattr(wrapper, route.out_keys[0], value)
+        if route.out_keys:   # _safe_set with the wrapper's attributes, as serialize does
+            wrapper._safe_set(route.out_keys[0], value, route.out_cls, protocol.get_cls_attrs(route.out_cls))
         protocol.to_parent(ctx, route.out_cls, wrapper, out_body, route.out_ns)
         envelope.append(out_body)
         if protocol.cleanup_namespaces:
