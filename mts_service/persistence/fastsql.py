@@ -103,14 +103,14 @@ class Result:
 class _Compiled:
     __slots__ = ("sql", "names", "defaults", "every_param", "positional", "columns")
 
-    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+    def __init__(self, statement: ClauseElement, dialect: Dialect, *, inline: bool = False) -> None:
         compiled = statement.compile(dialect=dialect)
         if "POSTCOMPILE" in compiled.string:
             raise ValueError("expanding IN is not supported on the fast path; use explicit ORs")
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names = tuple(compiled.positiontup or ()) if self.positional else ()
-        if self.positional and dialect.name == "sqlite":
+        if inline and self.positional and dialect.name == "sqlite":
             self.sql, self.names = inline_constants(compiled, dialect, self.sql, self.names)
         # Constants bound at build time (statuses, kinds) merged with the caller's values. A
         # parameter the caller leaves out is NULL: positional parameters are read with get(),
@@ -139,8 +139,11 @@ def inline_constants(compiled: Any, dialect: Dialect, sql: str, names: tuple[str
     that a partial index's WHERE compares with a literal (``grants.kind = ?`` against
     ``ix_grants_deposit_beneficiary ... WHERE kind = 'DEPOSIT'``): such a statement cost
     31 us instead of 7 us here, every time, whatever its rows. A literal also lets the
-    planner see the value. Only what the statement itself fixed is inlined, never a value
-    the caller passes, and only values the driver would bind unchanged.
+    planner see the value. Only ``Prepared`` (module-level) statements are rewritten: their
+    anonymous parameters are constants of the statement itself, whereas a statement built per
+    call (a ledger page, a report's dates) carries the caller's values as anonymous
+    parameters too, and inlining those would make a new SQL text per call. Only values the
+    driver would bind unchanged are inlined.
     """
     literals: dict[str, str] = {}
     for name in set(names):
@@ -167,6 +170,8 @@ def inline_constants(compiled: Any, dialect: Dialect, sql: str, names: tuple[str
         elif char in ("'", '"'):
             quote = char
         elif char == "?":
+            if position >= len(names):   # a '?' SQLAlchemy did not bind (a comment, a literal column)
+                return sql, names
             name = names[position]
             position += 1
             if name in literals:
@@ -195,7 +200,8 @@ class Prepared:
             return last[1]
         found = self._by_dialect.get(dialect.name)
         if found is None:
-            found = self._by_dialect[dialect.name] = _Compiled(self.statement, dialect)
+            # A module-level statement: its constants are its own (statuses, kinds, limits).
+            found = self._by_dialect[dialect.name] = _Compiled(self.statement, dialect, inline=True)
         self._last = (dialect, found)
         return found
 

@@ -62,7 +62,7 @@ class SoapDispatcher:
         self.services: dict[str, _Mounted] = {}
         for name in SERVICE_NAMES:
             app, wsdl = build_service(name, context, max_request_bytes=max_request_bytes)
-            self.services["/" + name] = _Mounted(name, app, wsdl, DirectCalls(app.app))
+            self.services["/" + name] = _Mounted(name, app, wsdl, DirectCalls(app.app, app.event_manager))
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = (environ.get("PATH_INFO") or "/").rstrip("/") or "/"

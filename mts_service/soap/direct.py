@@ -108,14 +108,16 @@ class DirectCalls:
     enabled = True
     """Off: every request goes through Spyne (the tests compare both ways)."""
 
-    def __init__(self, app: MtsApplication) -> None:
+    def __init__(self, app: MtsApplication, wsgi_events: Any = None) -> None:
+        """``wsgi_events``: the event manager of the WSGI application serving ``app``
+        (its wsgi_call / wsgi_return listeners would not run for a direct call)."""
         self.app = app
         self.in_protocol = app.in_protocol
         self.out_protocol = app.out_protocol
         self.schema = getattr(self.in_protocol, "validation_schema", None)
         self._envelope = etree.Element(f"{{{self.out_protocol.ns_soap_env}}}Envelope", nsmap=app.interface.nsmap)
         self.routes: dict[str, Route] = {}
-        if self.schema is None or not _only_mts_listeners(app):
+        if self.schema is None or not _only_mts_listeners(app) or (wsgi_events is not None and wsgi_events.handlers):
             return
         for tag, descriptors in app.interface.service_method_map.items():
             route = _route(app, descriptors) if len(descriptors) == 1 else None

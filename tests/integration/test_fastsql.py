@@ -153,3 +153,24 @@ def test_a_prepared_statement_is_compiled_per_dialect():
     assert "'ADVANCE'" in prepared.compiled(lite).sql
     assert "%(kind_1)s" in prepared.compiled(pg).sql     # constants inlined on SQLite only
     assert prepared.compiled(lite) is prepared.compiled(sqlite.dialect())   # by dialect name
+
+
+def test_a_stray_question_mark_leaves_the_sql_as_it_is():
+    from sqlalchemy import literal_column, select
+
+    from mts_service.persistence.tables import grants as t
+
+    compiled = _compiled(select(literal_column("1 /* ? */")).where(t.c.kind == "ADVANCE"))
+    assert "/* ? */" in compiled.sql and compiled.sql.count("?") == 2 and compiled.names == ("kind_1",)
+
+
+def test_statements_built_per_call_keep_their_values_as_parameters():
+    """A ledger page or a report's dates are the caller's values: bound, so that the SQL text
+    (and SQLite's statement cache) is the same from one call to the next."""
+    from sqlalchemy import select
+
+    from mts_service.persistence.fastsql import _Compiled
+    from mts_service.persistence.tables import ledger as t
+
+    compiled = _Compiled(select(t.c.entry_id).where(t.c.entry_id > 41).limit(50), sqlite.dialect())
+    assert "41" not in compiled.sql and "50" not in compiled.sql and compiled.names == ("entry_id_1", "param_1", "param_2")

@@ -153,7 +153,7 @@ def test_every_operation_is_served_directly_as_spyne_would(signed, compared):
 def test_every_operation_of_the_three_services_is_planned():
     for name in SERVICE_NAMES:
         wsgi, _ = build_service(name, None)
-        planned = DirectCalls(wsgi.app).routes
+        planned = DirectCalls(wsgi.app, wsgi.event_manager).routes
         assert set(planned) == set(wsgi.app.interface.service_method_map), name
 
 
@@ -258,6 +258,9 @@ def test_an_application_with_listeners_of_its_own_is_not_planned():
     wsgi, _ = build_service("gateway", None)
     wsgi.app.event_manager.add_listener("method_return_object", lambda ctx: None)
     assert DirectCalls(wsgi.app).routes == {}
+    wsgi, _ = build_service("gateway", None)
+    wsgi.event_manager.add_listener("wsgi_return", lambda ctx: None)   # on the WSGI application
+    assert DirectCalls(wsgi.app, wsgi.event_manager).routes == {}
 
 
 def test_requests_that_are_not_the_ordinary_case_go_to_spyne(signed, secured_app):
