@@ -116,9 +116,9 @@ class _Compiled:
         # parameter the caller leaves out is NULL: positional parameters are read with get(),
         # so only the non-NULL constants need merging; named ones must all be there.
         self.every_param = dict(compiled.construct_params(_check=False))
-        self.defaults = {k: v for k, v in self.every_param.items() if v is not None}
-        if self.positional:   # only the parameters still in the SQL (constants may be inlined)
-            self.defaults = {k: v for k, v in self.defaults.items() if k in self.names}
+        # Positional: only the parameters still in the SQL (constants may have been inlined).
+        self.defaults = {k: v for k, v in self.every_param.items()
+                         if v is not None and (not self.positional or k in self.names)}
         # The result's column names and which of them hold times: one SQL text always has
         # the same columns, so this is worked out from the first cursor description only.
         self.columns: tuple[tuple[str, ...], tuple[int, ...]] | None = None

@@ -30,7 +30,7 @@ from mts_service.errors import ErrorCode
 from mts_service.observability import RequestIdMiddleware, WsgiApp, current_request_id
 from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
-from mts_service.soap.base import FAULT_KEY, OPERATION_KEY, VERIFIED_BODY_KEY, MtsWsgiApplication, call_buffered
+from mts_service.soap.base import FAULT_KEY, OPERATION_KEY, MtsWsgiApplication, call_buffered
 from mts_service.soap.direct import DirectCalls
 from mts_service.soap.metrics import SoapMetrics
 from mts_service.soap.request_body import BodyRefused, announced_length, read_unannounced
@@ -92,7 +92,7 @@ class SoapDispatcher:
                 environ[FAULT_KEY] = refusal[0]
                 return _fault(start_response, *refusal)
             # A verified request of a planned operation skips Spyne's request loop (soap.direct).
-            answered = mounted.direct.answer(environ) if VERIFIED_BODY_KEY in environ else None
+            answered = mounted.direct.answer(environ)
             if answered is not None:
                 status, headers = answered
                 start_response(status, headers + [("Content-Length", "0")])   # the tree is in the environ

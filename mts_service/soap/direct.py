@@ -46,11 +46,9 @@ from spyne import BODY_STYLE_WRAPPED
 from spyne.const.xml import DEFAULT_NS
 from spyne.error import Fault
 from spyne.model.complex import ComplexModelBase
-from spyne.protocol import ProtocolBase
 import spyne.application as spyne_application
 
 from mts_service.soap.base import (
-    OPERATION_KEY,
     OUT_DOCUMENT_KEY,
     VERIFIED_BODY_KEY,
     MtsApplication,
@@ -62,7 +60,7 @@ from mts_service.soap.fast_in import ReadPlan
 
 log = logging.getLogger("mts.soap")
 
-RESPONSE_HEADERS = (("Content-Type", "text/xml; charset=utf-8"),)
+RESPONSE_HEADERS = (("Content-Type", faults.CONTENT_TYPE),)
 """What Spyne's WSGI layer answers a SOAP 1.1 call with, besides the Content-Length the
 dispatcher and the middleware set (compared with Spyne's in the tests)."""
 
@@ -98,7 +96,10 @@ class Route:
     read: ReadPlan
     in_keys: tuple[str, ...]
     out_cls: Any
-    out_keys: tuple[str, ...]
+    out_key: str | None
+    """The response wrapper's one member (None for an operation that answers nothing)."""
+    out_attrs: Any
+    """The wrapper's class attributes, as ``serialize`` passes them to ``_safe_set``."""
     out_ns: str
 
 
@@ -180,8 +181,8 @@ class DirectCalls:
         envelope = copy.deepcopy(self._envelope)
         out_body = etree.Element(f"{{{protocol.ns_soap_env}}}Body")
         wrapper = route.out_cls()
-        if route.out_keys:   # _safe_set with the wrapper's attributes, as serialize does
-            wrapper._safe_set(route.out_keys[0], value, route.out_cls, protocol.get_cls_attrs(route.out_cls))
+        if route.out_key is not None:   # as serialize sets it
+            wrapper._safe_set(route.out_key, value, route.out_cls, route.out_attrs)
         protocol.to_parent(ctx, route.out_cls, wrapper, out_body, route.out_ns)
         envelope.append(out_body)
         if protocol.cleanup_namespaces:
@@ -215,7 +216,9 @@ def _route(app: MtsApplication, descriptors: list[Any]) -> Route | None:
     out_ns = out_cls.get_namespace()
     if out_ns in (None, DEFAULT_NS):
         return None
-    return Route(descriptor, plan, tuple(in_cls._type_info.keys()), out_cls, tuple(out_cls._type_info.keys()), out_ns)
+    out_key = next(iter(out_cls._type_info), None)
+    return Route(descriptor, plan, tuple(in_cls._type_info.keys()), out_cls, out_key,
+                 app.out_protocol.get_cls_attrs(out_cls), out_ns)
 
 
 def _only_mts_listeners(app: MtsApplication) -> bool:
@@ -226,4 +229,4 @@ def _only_mts_listeners(app: MtsApplication) -> bool:
         if event != "method_call" or list(handlers) != [remember_operation]:
             return False
     managers = [app.in_protocol.event_manager, app.out_protocol.event_manager]
-    return not any(manager.handlers for manager in managers) and isinstance(app.in_protocol, ProtocolBase)
+    return not any(manager.handlers for manager in managers)

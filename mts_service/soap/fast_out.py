@@ -135,21 +135,26 @@ def _complex_tag(protocol: Any, member: type, ns: str | None, name: str) -> str:
     return tag(ns, name)
 
 
+def _write_planned(protocol: Any, ctx: Any, m: Member, value: Any, parent: etree._Element) -> bool:
+    """What to_parent then complex_to_parent do for a planned, non-polymorphic class (plans
+    exist only for non-polymorphic protocols), without their per-call look-ups; False when
+    Spyne must write it."""
+    plan = protocol._plan(m.cls) if protocol.fast_out else None
+    if plan is None:
+        return False
+    element = etree.SubElement(parent, m.complex_tag)
+    try:
+        plan.write(protocol, ctx, m.cls.get_serialization_instance(value), element)
+    except NeedsSpyne:
+        parent.remove(element)
+        return False
+    return True
+
+
 def _write_one(protocol: Any, ctx: Any, m: Member, value: Any, parent: etree._Element) -> None:
-    if m.how is COMPLEX and value is not None:
-        # What to_parent then complex_to_parent do for a planned, non-polymorphic class
-        # (plans exist only for non-polymorphic protocols) without their per-call look-ups.
-        plan = protocol._plan(m.cls) if protocol.fast_out else None
-        if plan is not None:
-            element = etree.SubElement(parent, m.complex_tag)
-            try:
-                plan.write(protocol, ctx, m.cls.get_serialization_instance(value), element)
-                return
-            except NeedsSpyne:
-                parent.remove(element)
-        protocol.to_parent(ctx, m.cls, value, parent, m.ns, m.name)
-    elif m.how is SPYNE or m.how is COMPLEX:
-        # Complex values come back through complex_to_parent, hence to the plan again.
+    if m.how is COMPLEX and value is not None and _write_planned(protocol, ctx, m, value, parent):
+        return
+    if m.how is SPYNE or m.how is COMPLEX:
         protocol.to_parent(ctx, m.cls, value, parent, m.ns, m.name)
     else:
         # As Spyne's modelbase_to_parent / null_to_parent do, in the parent's document: the

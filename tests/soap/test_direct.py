@@ -217,7 +217,28 @@ def test_an_error_while_writing_the_answer_is_an_internal_error(signed, monkeypa
     assert "could not write the answer of GetPolicy" in caplog.text
 
 
-def test_status_and_headers_are_spynes(secured_app, pki, soap_clock, monkeypatch):
+GET_POLICY = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+              b'<a:GetPolicy xmlns:a="urn:mts:admin:v1"/></s:Body></s:Envelope>')
+
+
+@pytest.fixture
+def admin_signer(pki, soap_clock) -> MtsSignature:
+    return MtsSignature(load_private_key(pki.key("admin")), load_certificate(pki.cert("admin")),
+                        trust=TrustStore.from_pem_files(pki.ca_cert, purpose="server"), clock=soap_clock)
+
+
+@pytest.fixture
+def post_get_policy(secured_app, admin_signer):
+    """Post a freshly signed GetPolicy to /admin; its 200 answer's bytes."""
+    def post() -> bytes:
+        envelope, _ = admin_signer.apply(etree.fromstring(GET_POLICY), {})
+        status, _, payload = call_wsgi(secured_app, "POST", "/admin", etree.tostring(envelope))
+        assert status.startswith("200"), payload
+        return payload
+    return post
+
+
+def test_status_and_headers_are_spynes(post_get_policy, monkeypatch):
     """The dispatcher answers a direct call with Spyne's status and headers (the middleware
     then sets Content-Type and Content-Length of the signed bytes)."""
     seen: dict[bool, Any] = {}
@@ -241,15 +262,9 @@ def test_status_and_headers_are_spynes(secured_app, pki, soap_clock, monkeypatch
         return real_buffered(app, environ, capture)
 
     monkeypatch.setattr(app_module, "_buffered", buffered)
-    signer = MtsSignature(load_private_key(pki.key("admin")), load_certificate(pki.cert("admin")),
-                          trust=TrustStore.from_pem_files(pki.ca_cert, purpose="server"), clock=soap_clock)
-    body = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-            b'<a:GetPolicy xmlns:a="urn:mts:admin:v1"/></s:Body></s:Envelope>')
     for enabled in (True, False):
         monkeypatch.setattr(DirectCalls, "enabled", enabled)
-        envelope, _ = signer.apply(etree.fromstring(body), {})
-        status, headers, payload = call_wsgi(secured_app, "POST", "/admin", etree.tostring(envelope))
-        assert status.startswith("200"), payload
+        post_get_policy()
     assert seen["direct"] is None   # the last call: disabled
     assert captured == [("200 OK", list(RESPONSE_HEADERS))]
 
@@ -277,20 +292,13 @@ def test_requests_that_are_not_the_ordinary_case_go_to_spyne(signed, secured_app
     assert calls.answer({"mts.wssec.out_document": None}) is None      # no verified tree
 
 
-def test_answers_declare_only_the_namespaces_they_use(secured_app, pki, soap_clock, monkeypatch):
+def test_answers_declare_only_the_namespaces_they_use(post_get_policy, admin_signer, monkeypatch):
     """The interface's 16 namespaces are not all declared on every answer, either way (each
     exclusive c14n of a signed part walks every namespace in scope, and so does each client)."""
-    signer = MtsSignature(load_private_key(pki.key("admin")), load_certificate(pki.cert("admin")),
-                          trust=TrustStore.from_pem_files(pki.ca_cert, purpose="server"), clock=soap_clock)
-    body = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-            b'<a:GetPolicy xmlns:a="urn:mts:admin:v1"/></s:Body></s:Envelope>')
     for enabled in (True, False):
         monkeypatch.setattr(DirectCalls, "enabled", enabled)
-        envelope, _ = signer.apply(etree.fromstring(body), {})
-        status, _, payload = call_wsgi(secured_app, "POST", "/admin", etree.tostring(envelope))
-        assert status.startswith("200"), payload
-        answer = etree.fromstring(payload)
+        answer = etree.fromstring(post_get_policy())
         declared = set(answer.nsmap.values())
         assert "http://schemas.xmlsoap.org/ws/2003/05/partner-link/" not in declared, declared
         assert "http://schemas.xmlsoap.org/wsdl/" not in declared, declared
-        signer.verify(answer)   # still verifies
+        admin_signer.verify(answer)   # still verifies

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mts_service.persistence.fastsql import Db, Prepared, insert_row
+from mts_service.persistence.fastsql import Db, Prepared, Row, insert_row
 
 from mts_service.domain.grants import GrantKind
 from mts_service.persistence.tables import wallets as t
@@ -42,6 +42,10 @@ _SAVE = Prepared(
 _TOTAL = Prepared(select(func.coalesce(func.sum(t.c.amount_minor), 0).label("total")))
 
 
+def _wallet(beneficiary: str, row: Row) -> Wallet:
+    return Wallet(beneficiary, GrantKind(row.kind) if row.kind else None, row.sms_count, row.amount_minor)
+
+
 class WalletRepository:
     """Payments waiting to become a grant. ``lock`` must come before any decision on them."""
 
@@ -59,15 +63,13 @@ class WalletRepository:
         need a row: the upsert with RETURNING cost about 70 us of each such SubmitSms.
         """
         if self._db.name == "sqlite":
-            found = self._db.execute(_GET, {"b": beneficiary}).first()
-            if found is None:
-                return Wallet(beneficiary, None, 0, 0, stored=False)
-            return Wallet(beneficiary, GrantKind(found.kind) if found.kind else None, found.sms_count, found.amount_minor)
+            found = self.get(beneficiary)
+            return found if found is not None else Wallet(beneficiary, None, 0, 0, stored=False)
         row = self._db.execute(
             _LOCK[self._db.name],
             {"beneficiary": beneficiary, "kind": None, "sms_count": 0, "amount_minor": 0, "currency": currency, "updated_at": now},
         ).one()
-        return Wallet(beneficiary, GrantKind(row.kind) if row.kind else None, row.sms_count, row.amount_minor)
+        return _wallet(beneficiary, row)
 
     def save(self, wallet: Wallet, now: datetime, currency: str | None = None) -> None:
         values = {"kind": wallet.kind.value if wallet.kind else None, "sms_count": wallet.sms_count,
@@ -86,6 +88,4 @@ class WalletRepository:
 
     def get(self, beneficiary: str) -> Wallet | None:
         row = self._db.execute(_GET, {"b": beneficiary}).first()
-        if row is None:
-            return None
-        return Wallet(beneficiary, GrantKind(row.kind) if row.kind else None, row.sms_count, row.amount_minor)
+        return _wallet(beneficiary, row) if row is not None else None
