@@ -7,7 +7,7 @@ dev PKI, a fresh SQLite file), signs every request before timing, and prints the
 operation costs per request next to the bare Spyne echo's, in one process. With
 ``--processes 2`` the SubmitSms calls are shared by two forked processes on the one SQLite
 file, as gunicorn's two sync workers share it (each transaction then starts with an empty
-page cache). Steadier than ``mts-service bench`` for comparing two versions of the code,
+page cache; the echo is run two at a time beside them). Steadier than ``mts-service bench`` for comparing two versions of the code,
 and profilers attach to it easily (py-spy record -- python bench/inprocess.py). Not a test:
 it prints figures, it asserts nothing about time.
 """
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,15 +54,23 @@ def timed(name: str, app, calls, replies: list | None = None) -> float:  # noqa:
     return per_call
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--key-type", choices=("rsa", "ec"), default="ec")
-    parser.add_argument("--requests", type=int, default=1500)
-    parser.add_argument("--processes", type=int, default=1, choices=(1, 2))
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class Built:
+    """What ``build_application`` made."""
 
+    mts: object
+    echo: object
+    factory: Requests
+    customers: list
+    echo_size: int
+
+
+def build_application(key_type: str) -> Built:
+    """The MTS and echo WSGI applications as a worker builds them (a temporary dev PKI and
+    SQLite file, the policy and 200 customers set up, both warmed up), with the request
+    factory, the customers and the echo's payload size."""
     work = Path(tempfile.mkdtemp(prefix="mts-inprocess-"))
-    certs = create_dev_pki(work / "certs", key_type=args.key_type).directory
+    certs = create_dev_pki(work / "certs", key_type=key_type).directory
     database = f"sqlite+pysqlite:///{work / 'mts.db'}"
     subprocess.run([sys.executable, "-m", "mts_service", "db", "upgrade", "--database", database],
                    check=True, capture_output=True, cwd=work)
@@ -79,16 +88,31 @@ def main() -> None:
     size = len(factory.submit_sms(1)[0].body)
     for c in _echo_calls(50, size):
         call(echo, c)
+    return Built(mts, echo, factory, customers, size)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--key-type", choices=("rsa", "ec"), default="ec")
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--processes", type=int, default=1, choices=(1, 2))
+    args = parser.parse_args()
+    built = build_application(args.key_type)
+    mts, echo, factory, customers, size = built.mts, built.echo, built.factory, built.customers, built.echo_size
 
     n = args.requests
     if args.processes == 2:
+        # The echo runs two at a time too: two busy processes cost each other CPU (shared
+        # caches, the host's scheduling) whatever they do, and the gap left is SQLite's.
+        echoes = _echo_calls(2 * n, size)
         sms = factory.submit_sms(2 * n)
-        for share in (sms[0::2], sms[1::2]):
-            if os.fork() == 0:
-                timed("SubmitSms", mts, share)
-                os._exit(0)
-        for _ in range(2):
-            os.wait()
+        for name, app, calls in (("Echo", echo, echoes), ("SubmitSms", mts, sms)):
+            for share in (calls[0::2], calls[1::2]):
+                if os.fork() == 0:
+                    timed(name, app, share)
+                    os._exit(0)
+            for _ in range(2):
+                os.wait()
         return
     timed("Echo", echo, _echo_calls(n, size))
     replies: list[bytes] = []
