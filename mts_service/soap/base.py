@@ -35,7 +35,6 @@ from lxml import etree
 from spyne import Application, ServiceBase
 from spyne.const.http import HTTP_405
 from spyne.error import RequestNotAllowed
-from spyne.const.xml import DEFAULT_NS
 from spyne.protocol.soap import Soap11
 from spyne.server.http import HttpTransportContext
 from spyne.server.wsgi import WsgiApplication
@@ -46,7 +45,7 @@ from mts_service.services.context import ServiceContext
 from mts_service.soap import faults
 from mts_service.soap.fast_ctx import quieten, rpc_handler
 from mts_service.soap.fast_in import NotPlanned, ReadPlan
-from mts_service.soap.fast_out import MemberPlan, NeedsSpyne, tag
+from mts_service.soap.fast_out import MemberPlan, complex_tag, write_planned
 from mts_service.wssec import ns
 
 log = logging.getLogger("mts.soap")
@@ -111,23 +110,10 @@ class MtsSoap11(Soap11):
     def complex_to_parent(self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, name: Any = None,
                           add_type: bool = False, **kwargs: Any) -> Any:
         plan = self._plan(cls) if self.fast_out and not add_type and isinstance(parent, etree._Element) else None
-        if plan is None:
-            return super().complex_to_parent(ctx, cls, inst, parent, ns, name, add_type, **kwargs)
         # Spyne's own tag and instance rules (complex_to_parent), then the planned members.
-        attrs = self.get_cls_attrs(cls)
-        if attrs.sub_name is not None:
-            name = attrs.sub_name
-        if name is None:
-            name = cls.get_type_name()
-        if attrs.sub_ns not in (None, DEFAULT_NS):
-            ns = attrs.sub_ns
-        element = etree.SubElement(parent, tag(ns, name))
-        try:
-            plan.write(self, ctx, cls.get_serialization_instance(inst), element)
-        except NeedsSpyne:
-            parent.remove(element)
-            return super().complex_to_parent(ctx, cls, inst, parent, ns, name, add_type, **kwargs)
-        return None
+        if plan is not None and write_planned(self, ctx, plan, cls, inst, parent, complex_tag(self, cls, ns, name)):
+            return None
+        return super().complex_to_parent(ctx, cls, inst, parent, ns, name, add_type, **kwargs)
 
     def _plan(self, cls: Any) -> MemberPlan | None:
         return self._planned("_mts_plans", cls, _write_plan)

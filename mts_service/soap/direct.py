@@ -176,7 +176,7 @@ class DirectCalls:
         """``Soap11.serialize`` of a wrapped answer: the Envelope with the interface's
         namespaces, its Body, the response wrapper with the method's one return value."""
         protocol = self.out_protocol
-        # A copy of an empty Envelope with the interface's 16 namespaces: making one with
+        # A copy of an empty Envelope with the interface's namespaces (15 or 16): making one with
         # that nsmap cost 31 us, copying it 6 us (the bytes are compared with Spyne's in tests).
         envelope = copy.deepcopy(self._envelope)
         out_body = etree.Element(f"{{{protocol.ns_soap_env}}}Body")

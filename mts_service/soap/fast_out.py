@@ -83,7 +83,7 @@ class MemberPlan:
                 attr=attr, cls=member, tag=tag(ns, name), ns=ns, name=name,
                 how=how, repeated=attributes.max_occurs > 1, required=attributes.min_occurs > 0,
                 convert=_converter(protocol, member) if how in (SIMPLE, ENUM) else None,
-                complex_tag=_complex_tag(protocol, member, ns, name) if how is COMPLEX else None,
+                complex_tag=complex_tag(protocol, member, ns, name) if how is COMPLEX else None,
             ))
         return cls(tuple(members))
 
@@ -125,30 +125,37 @@ def _converter(protocol: Any, member: type) -> Any:
     return protocol._to_unicode_handlers[member]
 
 
-def _complex_tag(protocol: Any, member: type, ns: str | None, name: str) -> str:
-    """What ``complex_to_parent`` names the element of a complex member written as ``name`` in ``ns``."""
-    attrs = protocol.get_cls_attrs(member)
+def complex_tag(protocol: Any, cls: type, ns: str | None, name: str | None) -> str:
+    """The tag Spyne's ``complex_to_parent`` gives the element of ``cls`` written as ``name``
+    in ``ns``: the class's sub_name and sub_ns win, and its type name stands in for no name."""
+    attrs = protocol.get_cls_attrs(cls)
     if attrs.sub_name is not None:
         name = attrs.sub_name
+    if name is None:
+        name = cls.get_type_name()
     if attrs.sub_ns not in (None, DEFAULT_NS):
         ns = attrs.sub_ns
     return tag(ns, name)
 
 
-def _write_planned(protocol: Any, ctx: Any, m: Member, value: Any, parent: etree._Element) -> bool:
-    """What to_parent then complex_to_parent do for a planned, non-polymorphic class (plans
-    exist only for non-polymorphic protocols), without their per-call look-ups; False when
-    Spyne must write it."""
-    plan = protocol._plan(m.cls) if protocol.fast_out else None
-    if plan is None:
-        return False
-    element = etree.SubElement(parent, m.complex_tag)
+def write_planned(protocol: Any, ctx: Any, plan: MemberPlan, cls: type, inst: Any, parent: etree._Element,
+                  element_tag: str) -> bool:
+    """``complex_to_parent`` of ``inst`` by its plan: its element under ``parent``, then its
+    members; False, with nothing left written, when Spyne must write it."""
+    element = etree.SubElement(parent, element_tag)
     try:
-        plan.write(protocol, ctx, m.cls.get_serialization_instance(value), element)
+        plan.write(protocol, ctx, cls.get_serialization_instance(inst), element)
     except NeedsSpyne:
         parent.remove(element)
         return False
     return True
+
+
+def _write_planned(protocol: Any, ctx: Any, m: Member, value: Any, parent: etree._Element) -> bool:
+    """A planned complex member without ``to_parent``'s per-call look-ups (plans exist only
+    for non-polymorphic protocols); False when Spyne must write it."""
+    plan = protocol._plan(m.cls) if protocol.fast_out else None
+    return plan is not None and write_planned(protocol, ctx, plan, m.cls, value, parent, m.complex_tag)
 
 
 def _write_one(protocol: Any, ctx: Any, m: Member, value: Any, parent: etree._Element) -> None:

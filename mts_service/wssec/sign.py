@@ -95,8 +95,9 @@ def _digest(node: etree._Element) -> str:
     return base64.b64encode(hashlib.sha256(_c14n(node)).digest()).decode("ascii")
 
 
-def _signature_value(key: SigningKey, data: bytes) -> bytes:
-    if _signature_method(key) == ns.RSA_SHA256:
+def _signature_value(key: SigningKey, method: str, data: bytes) -> bytes:
+    """The SignatureValue of ``data`` by ``key``, for its ``_signature_method``."""
+    if method == ns.RSA_SHA256:
         return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
     der = key.sign(data, _ECDSA_SHA256)
     r, s = decode_dss_signature(der)
@@ -134,17 +135,17 @@ def _security_template(method: str, token_text: str) -> etree._Element:
     # ds:Signature: SignedInfo with the Body and Timestamp References (exc-c14n, SHA-256; URI
     # and DigestValue empty), an empty SignatureValue, and KeyInfo pointing at the token.
     signature = etree.Element(ns.SIGNATURE, nsmap={"ds": ns.DS})
-    signed_info = etree.SubElement(signature, ns.qn(ns.DS, "SignedInfo"))
-    etree.SubElement(signed_info, ns.qn(ns.DS, "CanonicalizationMethod"), Algorithm=ns.EXC_C14N)
-    etree.SubElement(signed_info, ns.qn(ns.DS, "SignatureMethod"), Algorithm=method)
+    signed_info = etree.SubElement(signature, ns.SIGNED_INFO)
+    etree.SubElement(signed_info, ns.CANONICALIZATION_METHOD, Algorithm=ns.EXC_C14N)
+    etree.SubElement(signed_info, ns.SIGNATURE_METHOD, Algorithm=method)
     for _ in ("Body", "Timestamp"):
-        reference = etree.SubElement(signed_info, ns.qn(ns.DS, "Reference"), URI="")
-        transforms = etree.SubElement(reference, ns.qn(ns.DS, "Transforms"))
-        etree.SubElement(transforms, ns.qn(ns.DS, "Transform"), Algorithm=ns.EXC_C14N)
-        etree.SubElement(reference, ns.qn(ns.DS, "DigestMethod"), Algorithm=ns.SHA256)
-        etree.SubElement(reference, ns.qn(ns.DS, "DigestValue"))
-    etree.SubElement(signature, ns.qn(ns.DS, "SignatureValue"))
-    key_info = etree.Element(ns.qn(ns.DS, "KeyInfo"), nsmap={"ds": ns.DS})
+        reference = etree.SubElement(signed_info, ns.DS_REFERENCE, URI="")
+        transforms = etree.SubElement(reference, ns.TRANSFORMS)
+        etree.SubElement(transforms, ns.TRANSFORM, Algorithm=ns.EXC_C14N)
+        etree.SubElement(reference, ns.DIGEST_METHOD, Algorithm=ns.SHA256)
+        etree.SubElement(reference, ns.DIGEST_VALUE)
+    etree.SubElement(signature, ns.SIGNATURE_VALUE)
+    key_info = etree.Element(ns.KEY_INFO, nsmap={"ds": ns.DS})
     token_ref = etree.SubElement(key_info, ns.STR, nsmap={"wsse": ns.WSSE})
     etree.SubElement(token_ref, ns.WSSE_REFERENCE, {"URI": "", "ValueType": ns.X509V3})
     signature.append(key_info)
@@ -214,5 +215,5 @@ def sign_envelope(
     for reference, (uri, node) in zip(signed_info[2:], ((f"#{body_id}", body), (f"#{ts_id}", timestamp))):
         reference.set("URI", uri)
         reference[2].text = _digest(node)
-    value.text = base64.b64encode(_signature_value(key, _c14n(signed_info))).decode("ascii")
+    value.text = base64.b64encode(_signature_value(key, method, _c14n(signed_info))).decode("ascii")
     return envelope

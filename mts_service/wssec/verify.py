@@ -55,22 +55,8 @@ from mts_service.wssec.xmlparse import hardened_parser, parse_xml
 
 log = logging.getLogger("mts.wssec")
 
-_DS = {"ds": ns.DS}
-# Clark names of the XML-DSig elements checked on every request, spelt once.
-_DS_CANONICALIZATIONMETHOD = ns.qn(ns.DS, "CanonicalizationMethod")
-_DS_DIGESTMETHOD = ns.qn(ns.DS, "DigestMethod")
-_DS_DIGESTVALUE = ns.qn(ns.DS, "DigestValue")
-_DS_KEYINFO = ns.qn(ns.DS, "KeyInfo")
-_DS_OBJECT = ns.qn(ns.DS, "Object")
-_DS_REFERENCE = ns.qn(ns.DS, "Reference")
-_DS_SIGNATUREVALUE = ns.qn(ns.DS, "SignatureValue")
-_DS_SIGNEDINFO = ns.qn(ns.DS, "SignedInfo")
-_DS_SIGNATUREMETHOD = ns.qn(ns.DS, "SignatureMethod")
-_DS_TRANSFORM = ns.qn(ns.DS, "Transform")
-_DS_TRANSFORMS = ns.qn(ns.DS, "Transforms")
-_EC_INCLUSIVENAMESPACES = ns.qn(ns.EC, "InclusiveNamespaces")
-_SIGNATURE_PARTS = [_DS_SIGNEDINFO, _DS_SIGNATUREVALUE, _DS_KEYINFO]
-_REFERENCE_PARTS = [_DS_TRANSFORMS, _DS_DIGESTMETHOD, _DS_DIGESTVALUE]
+_SIGNATURE_PARTS = [ns.SIGNED_INFO, ns.SIGNATURE_VALUE, ns.KEY_INFO]
+_REFERENCE_PARTS = [ns.TRANSFORMS, ns.DIGEST_METHOD, ns.DIGEST_VALUE]
 _ID_LOCAL_NAMES = frozenset({"Id", "ID", "id"})
 _TRUE = frozenset({"1", "true"})
 _SECURITY_BLOCKS = frozenset({ns.TIMESTAMP, ns.BST, ns.SIGNATURE})
@@ -217,7 +203,7 @@ def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structu
         raise _refuse(ErrorCode.SECURITY_UNSIGNED, "no ds:Signature")
     if len(signatures) > 1:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"{len(signatures)} ds:Signature elements")
-    if next(root.iter(_DS_OBJECT), None) is not None:
+    if next(root.iter(ns.DS_OBJECT), None) is not None:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ds:Object is not allowed")
 
     blocks = _elements(security)
@@ -247,12 +233,12 @@ def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structu
 
     # ds:Signature = SignedInfo, SignatureValue, KeyInfo; nothing else.
     parts = _elements(signature)
-    if not parts or parts[0].tag != _DS_SIGNEDINFO:
+    if not parts or parts[0].tag != ns.SIGNED_INFO:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ds:Signature must start with ds:SignedInfo")
     signed_info = parts[0]
 
     info = _elements(signed_info)
-    if len(info) < 3 or info[0].tag != _DS_CANONICALIZATIONMETHOD or info[1].tag != _DS_SIGNATUREMETHOD:
+    if len(info) < 3 or info[0].tag != ns.CANONICALIZATION_METHOD or info[1].tag != ns.SIGNATURE_METHOD:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "malformed ds:SignedInfo")
     c14n, method, references = info[0], info[1], info[2:]
     if c14n.get("Algorithm") not in profile.c14n_methods:
@@ -296,13 +282,13 @@ def _inclusive_prefixes(node: etree._Element) -> list[str] | None:
     children = _elements(node)
     if not children:
         return None
-    if len(children) != 1 or children[0].tag != _EC_INCLUSIVENAMESPACES:
+    if len(children) != 1 or children[0].tag != ns.INCLUSIVE_NAMESPACES:
         raise _refuse(ErrorCode.SECURITY_ALGORITHM, "unexpected parameters on a canonicalization method")
     return (children[0].get("PrefixList") or "").split()
 
 
 def _check_reference(reference: etree._Element, profile: SecurityProfile) -> _Reference:
-    if reference.tag != _DS_REFERENCE:
+    if reference.tag != ns.DS_REFERENCE:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"unexpected {reference.tag} in ds:SignedInfo")
     uri = reference.get("URI") or ""
     if not uri.startswith("#") or len(uri) < 2:
@@ -312,7 +298,7 @@ def _check_reference(reference: etree._Element, profile: SecurityProfile) -> _Re
     if tags != _REFERENCE_PARTS:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"reference {uri} must hold Transforms, DigestMethod, DigestValue")
     transforms = _elements(parts[0])
-    if len(transforms) != 1 or transforms[0].tag != _DS_TRANSFORM:
+    if len(transforms) != 1 or transforms[0].tag != ns.TRANSFORM:
         raise _refuse(ErrorCode.SECURITY_ALGORITHM, f"reference {uri} must have exactly one Transform")
     if transforms[0].get("Algorithm") not in profile.c14n_methods:
         raise _refuse(
