@@ -41,7 +41,7 @@ PARTS = {
     "check_structure": ("mts_service.wssec.verify", "_check_structure"),
     "check_signature": ("mts_service.wssec.verify", "_check_signature"),
     "signed_copy": ("mts_service.wssec.verify", "_signed_copy"),
-    "sign_envelope": ("mts_service.soap.security", "sign_envelope"),
+    "sign_envelope": ("mts_service.soap.security", "sign_envelope_bytes"),
     "signature_value": ("mts_service.wssec.sign", "_signature_value"),
     "direct_read": ("mts_service.soap.direct:DirectCalls", "read"),
     "direct_write": ("mts_service.soap.direct:DirectCalls", "write"),

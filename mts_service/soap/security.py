@@ -46,7 +46,7 @@ from mts_service.soap.request_body import BodyRefused, announced_length, read_un
 from mts_service.wssec import ns
 from mts_service.wssec.profile import SecurityProfile
 from mts_service.wssec.replay import ReplayCache
-from mts_service.wssec.sign import SigningKey, sign_envelope
+from mts_service.wssec.sign import SigningKey, sign_envelope_bytes
 from mts_service.wssec.trust import TrustStore
 from mts_service.wssec.verify import VerifiedMessage, envelope_from_canonical_body, verify_envelope
 
@@ -215,8 +215,9 @@ class SecurityMiddleware:
         return self._sign(envelope)
 
     def _sign(self, envelope: etree._Element) -> bytes:
-        sign_envelope(envelope, key=self.signer_key, cert=self.signer_cert, clock=self.clock, profile=self.profile)
-        return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        return sign_envelope_bytes(
+            envelope, key=self.signer_key, cert=self.signer_cert, clock=self.clock, profile=self.profile
+        )
 
     def _fault(
         self, start_response: Callable[..., Any], code: ErrorCode, message: str, request_id: str

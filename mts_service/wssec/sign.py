@@ -28,6 +28,13 @@ After (prefixes illustrative)::
 
 This is what WSS4J, xmlsec1 and zeep (python-xmlsec) understand (WSSEC-NOTES 14).
 
+Two entry points. ``sign_envelope`` signs a tree in place (the clients: zeep's plugin hands
+a tree and wants it back). ``sign_envelope_bytes`` answers the signed document's bytes (the
+server: the response is serialised right after): it serialises the Body once, as its
+exclusive c14n (the digest's input and the Body's text in the document alike), and writes the
+header from text templates that lxml produced once, filling in values that never need
+escaping (ids, times, base64). See ``_Layout``.
+
 The digests and the signature are computed here, on the envelope being signed: each
 Reference digest is SHA-256 over lxml's exclusive c14n of the Body and the Timestamp in
 place, SignedInfo is canonicalised the same way and signed with ``cryptography`` (RSA
@@ -44,7 +51,9 @@ import base64
 import copy
 import functools
 import hashlib
+import re
 import secrets
+from dataclasses import dataclass
 from typing import Union
 
 from cryptography import x509
@@ -91,8 +100,12 @@ def _c14n(node: etree._Element) -> bytes:
     return etree.tostring(node, method="c14n", exclusive=True, with_comments=False)
 
 
+def _b64_digest(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+
+
 def _digest(node: etree._Element) -> str:
-    return base64.b64encode(hashlib.sha256(_c14n(node)).digest()).decode("ascii")
+    return _b64_digest(_c14n(node))
 
 
 def _signature_value(key: SigningKey, method: str, data: bytes) -> bytes:
@@ -217,3 +230,121 @@ def sign_envelope(
         reference[2].text = _digest(node)
     value.text = base64.b64encode(_signature_value(key, method, _c14n(signed_info))).decode("ascii")
     return envelope
+
+
+# -- the server's path: the signed document as bytes -----------------------------------
+
+# A Body id that is not ours is put into templates only if it needs no escaping anywhere.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_FIELDS = ("ts_id", "created", "expires", "bst_id", "body_uri", "ts_uri", "body_digest", "ts_digest", "signature")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The text of a signed response around the values that change per response.
+
+    Made once per signature method, certificate and SOAP prefix, by lxml itself: the
+    Security header is built as ``sign_envelope`` builds it, with a marker in place of each
+    value, then serialised (``head``: the XML declaration, the Envelope's start tag and the
+    whole soap:Header) and canonicalised (``timestamp``, ``signed_info``: exactly the bytes
+    a verifier digests and checks, since exclusive c14n of an element depends only on its
+    own subtree and the namespaces it uses). Each marker becomes a ``str.format`` field.
+    Every value filled in is hex, a timestamp or base64: text that neither serialisation
+    nor c14n escapes, so filling a template gives the bytes lxml would have produced.
+    """
+
+    head: str
+    timestamp: str
+    signed_info: str
+    tail: bytes
+
+
+def _marker(name: str) -> str:
+    return f"@@{name}@@"
+
+
+def _as_format(text: str) -> str:
+    text = text.replace("{", "{{").replace("}", "}}")
+    for name in _FIELDS:
+        text = text.replace(_marker(name), "{" + name + "}")
+    return text
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(method: str, token_text: str, soap_prefix: str) -> _Layout:
+    envelope = etree.Element(ns.ENVELOPE, nsmap={soap_prefix: ns.SOAP11})
+    header = etree.SubElement(envelope, ns.HEADER)
+    security = copy.deepcopy(_security_template(method, token_text))
+    header.append(security)
+    security.set(ns.MUST_UNDERSTAND, "1")
+    timestamp, bst, signature = security
+    signed_info, value, key_info = signature
+    timestamp.set(ns.WSU_ID, _marker("ts_id"))
+    timestamp[0].text = _marker("created")
+    timestamp[1].text = _marker("expires")
+    bst.set(ns.WSU_ID, _marker("bst_id"))
+    key_info[0][0].set("URI", "#" + _marker("bst_id"))
+    for reference, part in zip(signed_info[2:], ("body", "ts")):
+        reference.set("URI", _marker(f"{part}_uri"))
+        reference[2].text = _marker(f"{part}_digest")
+    value.text = _marker("signature")
+    document = etree.tostring(envelope, xml_declaration=True, encoding="utf-8").decode("utf-8")
+    end = f"</{soap_prefix}:Envelope>"
+    if not document.endswith(end):
+        raise AssertionError(f"unexpected serialisation of the response template: {document[-80:]!r}")
+    return _Layout(
+        head=_as_format(document[: -len(end)]),
+        timestamp=_as_format(_c14n(timestamp).decode("utf-8")),
+        signed_info=_as_format(_c14n(signed_info).decode("utf-8")),
+        tail=end.encode("ascii"),
+    )
+
+
+def sign_envelope_bytes(
+    envelope: etree._Element,
+    *,
+    key: SigningKey,
+    cert: x509.Certificate,
+    clock: Clock,
+    profile: SecurityProfile = DEFAULT_PROFILE,
+) -> bytes:
+    """The signed document of a SOAP 1.1 envelope, as bytes (UTF-8, with an XML declaration).
+
+    The same profile as ``sign_envelope``: one wsse:Security header, mustUnderstand, a
+    Timestamp, our token, a signature over Body and Timestamp. The Body is written as its
+    exclusive c14n, the very bytes its digest covers (an equivalent serialisation: the
+    namespaces it uses are declared on it, empty elements are written as start and end
+    tags). The envelope's Body may get a wsu:Id; nothing else in the tree changes. An
+    envelope that holds anything but one soap:Body (a Header of its own, say), or whose
+    Body already carries an id that is not plain text, is signed by ``sign_envelope`` and
+    serialised as before.
+    """
+    if envelope.tag != ns.ENVELOPE:
+        raise ValueError(f"not a SOAP 1.1 Envelope: {envelope.tag}")
+    body = envelope[0] if len(envelope) == 1 else None
+    body_id = body.get(ns.WSU_ID) if body is not None else None
+    if body is None or body.tag != ns.BODY or (body_id is not None and not _PLAIN_ID.fullmatch(body_id)):
+        sign_envelope(envelope, key=key, cert=cert, clock=clock, profile=profile)
+        return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+    now = clock.now()
+    method = _signature_method(key)
+    layout = _layout(method, _token_text(cert), body.prefix or "soap")
+    unique = id_token()
+    if body_id is None:
+        body_id = f"id-{unique}"
+        body.set(ns.WSU_ID, body_id)
+    body_c14n = _c14n(body)
+    values = {
+        "ts_id": f"TS-{unique}",
+        "created": format_timestamp(now),
+        "expires": format_timestamp(now + profile.response_timestamp_ttl),
+        "bst_id": f"X509-{unique}",
+        "body_uri": f"#{body_id}",
+        "ts_uri": f"#TS-{unique}",
+        "body_digest": _b64_digest(body_c14n),
+    }
+    values["ts_digest"] = _b64_digest(layout.timestamp.format_map(values).encode("ascii"))
+    signed_info = layout.signed_info.format_map(values).encode("ascii")
+    values["signature"] = base64.b64encode(_signature_value(key, method, signed_info)).decode("ascii")
+    return b"".join((layout.head.format_map(values).encode("utf-8"), body_c14n, layout.tail))
