@@ -243,7 +243,7 @@ _FIELDS = ("ts_id", "created", "expires", "bst_id", "body_uri", "ts_uri", "body_
 class _Layout:
     """The text of a signed response around the values that change per response.
 
-    Made once per signature method, certificate and SOAP prefix, by lxml itself: the
+    Made once per signature method, certificate and set of namespaces in scope at the Body, by lxml itself: the
     Security header is built as ``sign_envelope`` builds it, with a marker in place of each
     value, then serialised (``head``: the XML declaration, the Envelope's start tag and the
     whole soap:Header) and canonicalised (``timestamp``, ``signed_info``: exactly the bytes
@@ -270,9 +270,14 @@ def _as_format(text: str) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=16)
-def _layout(method: str, token_text: str, soap_prefix: str) -> _Layout:
-    envelope = etree.Element(ns.ENVELOPE, nsmap={soap_prefix: ns.SOAP11})
+@functools.lru_cache(maxsize=64)
+def _layout(method: str, token_text: str, in_scope: tuple[tuple[str | None, str], ...]) -> _Layout:
+    """``in_scope``: the namespace declarations in scope at the Body, which the Envelope
+    declares again. The Body's c14n declares only the prefixes its element and attribute
+    names use; a QName in text or in an attribute value (``<faultcode>soap:Client``,
+    ``xsi:type="tns:T"``) may use one that only an ancestor declared, and must still
+    resolve."""
+    envelope = etree.Element(ns.ENVELOPE, nsmap=dict(in_scope))
     header = etree.SubElement(envelope, ns.HEADER)
     security = copy.deepcopy(_security_template(method, token_text))
     header.append(security)
@@ -289,8 +294,8 @@ def _layout(method: str, token_text: str, soap_prefix: str) -> _Layout:
         reference[2].text = _marker(f"{part}_digest")
     value.text = _marker("signature")
     document = etree.tostring(envelope, xml_declaration=True, encoding="utf-8").decode("utf-8")
-    end = f"</{soap_prefix}:Envelope>"
-    if not document.endswith(end):
+    end = document[document.rindex("</"):]
+    if not end.endswith(":Envelope>") and end != "</Envelope>":
         raise AssertionError(f"unexpected serialisation of the response template: {document[-80:]!r}")
     return _Layout(
         head=_as_format(document[: -len(end)]),
@@ -329,7 +334,10 @@ def sign_envelope_bytes(
 
     now = clock.now()
     method = _signature_method(key)
-    layout = _layout(method, _token_text(cert), body.prefix or "soap")
+    in_scope = body.nsmap
+    if ns.SOAP11 not in in_scope.values():   # the Body declares it as its default namespace only
+        in_scope["soap"] = ns.SOAP11
+    layout = _layout(method, _token_text(cert), tuple(sorted(in_scope.items(), key=lambda item: item[0] or "")))
     unique = id_token()
     if body_id is None:
         body_id = f"id-{unique}"

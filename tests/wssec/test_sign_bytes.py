@@ -58,7 +58,7 @@ def test_the_templates_are_the_canonical_forms_a_verifier_computes(sign_bytes, p
     root = etree.fromstring(sign_bytes())
     security = root[0][0]
     timestamp, signed_info = security.find(ns.TIMESTAMP), security.find(f"{ns.SIGNATURE}/{ns.SIGNED_INFO}")
-    layout = _layout(signed_info[1].get("Algorithm"), security.find(ns.BST).text, "soap")
+    layout = _layout(signed_info[1].get("Algorithm"), security.find(ns.BST).text, (("soap", ns.SOAP11),))
     unique = timestamp.get(ns.WSU_ID).removeprefix("TS-")
     values = {
         "ts_id": f"TS-{unique}", "created": timestamp[0].text, "expires": timestamp[1].text,
@@ -158,3 +158,25 @@ def test_xmlsec1_verifies_it_and_notices_tampering(sign_bytes, pki, tmp_path):
         result = subprocess.run([XMLSEC1, "--verify", "--pubkey-cert-pem", str(cert_file), *ID_ATTRS, str(document)],
                                 capture_output=True, text=True, timeout=60)
         assert (result.returncode == 0) is ok, result.stderr
+
+
+@pytest.mark.parametrize("body", [
+    # A QName in text whose prefix only the Envelope declares (a fault code, say).
+    b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:q="urn:codes">'
+    b"<s:Body><s:Fault><faultcode>q:Client</faultcode><faultstring>no</faultstring></s:Fault></s:Body></s:Envelope>",
+    # A QName in an attribute value (xsi:type) whose prefix only the Envelope declares.
+    b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="urn:types" '
+    b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+    b'<s:Body><e:Echo xmlns:e="urn:mts:test:echo"><e:text xsi:type="t:Text">bonjour</e:text></e:Echo></s:Body>'
+    b"</s:Envelope>",
+    # The SOAP namespace as the Body's own default namespace.
+    b'<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body>'
+    b'<e:Echo xmlns:e="urn:mts:test:echo"><e:text>bonjour</e:text></e:Echo></Body></Envelope>',
+])
+def test_prefixes_in_scope_at_the_body_stay_in_scope(body, pki, clock, ctx):
+    signed = sign_envelope_bytes(etree.fromstring(body), key=pki.key("shop"), cert=pki.cert("shop"), clock=clock)
+    verify_envelope(signed, **ctx)
+    original, answered = etree.fromstring(body)[-1], etree.fromstring(signed)[-1]
+    for before, after in zip(original.iter(), answered.iter()):
+        assert after.tag == before.tag
+        assert {p: u for p, u in after.nsmap.items() if p in before.nsmap} == before.nsmap
