@@ -271,7 +271,7 @@ def _as_format(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _layout(method: str, token_text: str, in_scope: tuple[tuple[str | None, str], ...]) -> _Layout:
+def _layout(method: str, token_text: str, in_scope: tuple[tuple[str, str], ...]) -> _Layout:
     """``in_scope``: the namespace declarations in scope at the Body, which the Envelope
     declares again. The Body's c14n declares only the prefixes its element and attribute
     names use; a QName in text or in an attribute value (``<faultcode>soap:Client``,
@@ -319,25 +319,29 @@ def sign_envelope_bytes(
     Timestamp, our token, a signature over Body and Timestamp. The Body is written as its
     exclusive c14n, the very bytes its digest covers (an equivalent serialisation: the
     namespaces it uses are declared on it, empty elements are written as start and end
-    tags). The envelope's Body may get a wsu:Id; nothing else in the tree changes. An
-    envelope that holds anything but one soap:Body (a Header of its own, say), or whose
-    Body already carries an id that is not plain text, is signed by ``sign_envelope`` and
-    serialised as before.
+    tags). The envelope's Body may get a wsu:Id; nothing else in the tree changes. Signed
+    by ``sign_envelope`` and serialised as before, because a template could not say the
+    same: an envelope that holds anything but one soap:Body (a Header of its own, say) or
+    carries attributes (``xml:lang`` is inherited by the Body's content), a default
+    namespace in scope at the Body (declared again on the Envelope it would capture the
+    Body's unqualified children, for which exclusive c14n writes no ``xmlns=""``), a Body
+    id that is not plain text.
     """
     if envelope.tag != ns.ENVELOPE:
         raise ValueError(f"not a SOAP 1.1 Envelope: {envelope.tag}")
-    body = envelope[0] if len(envelope) == 1 else None
+    body = envelope[0] if len(envelope) == 1 and not envelope.attrib else None
     body_id = body.get(ns.WSU_ID) if body is not None else None
-    if body is None or body.tag != ns.BODY or (body_id is not None and not _PLAIN_ID.fullmatch(body_id)):
+    in_scope = body.nsmap if body is not None else {}
+    if (
+        body is None or body.tag != ns.BODY or None in in_scope
+        or (body_id is not None and not _PLAIN_ID.fullmatch(body_id))
+    ):
         sign_envelope(envelope, key=key, cert=cert, clock=clock, profile=profile)
         return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
     now = clock.now()
     method = _signature_method(key)
-    in_scope = body.nsmap
-    if ns.SOAP11 not in in_scope.values():   # the Body declares it as its default namespace only
-        in_scope["soap"] = ns.SOAP11
-    layout = _layout(method, _token_text(cert), tuple(sorted(in_scope.items(), key=lambda item: item[0] or "")))
+    layout = _layout(method, _token_text(cert), tuple(sorted(in_scope.items())))
     unique = id_token()
     if body_id is None:
         body_id = f"id-{unique}"

@@ -92,6 +92,14 @@ def test_tampering_with_the_body_is_noticed(sign_bytes, ctx):
     b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:wsu="' + ns.WSU.encode() + b'">'
     b'<soap:Body wsu:Id="a&amp;b"><e:Echo xmlns:e="urn:mts:test:echo"><e:text>bonjour</e:text></e:Echo></soap:Body>'
     b"</soap:Envelope>",
+    # Attributes on the Envelope (xml:lang is inherited by the Body's content).
+    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xml:lang="fr">'
+    b'<soap:Body><e:Echo xmlns:e="urn:mts:test:echo"><e:text>bonjour</e:text></e:Echo></soap:Body></soap:Envelope>',
+    # A default namespace in scope: declared on the Envelope of a template it would capture
+    # the unqualified children of the Body, for which exclusive c14n writes no xmlns="".
+    b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:app"><s:Body>'
+    b'<e:Echo xmlns:e="urn:mts:test:echo"><e:text>bonjour</e:text><note xmlns="">x</note></e:Echo></s:Body>'
+    b"</s:Envelope>",
 ])
 def test_other_envelopes_are_signed_in_place_as_before(body, pki, clock, ctx):
     key, cert = pki.key("shop"), pki.cert("shop")
@@ -100,7 +108,9 @@ def test_other_envelopes_are_signed_in_place_as_before(body, pki, clock, ctx):
     tree = etree.fromstring(body)
     sign_envelope(tree, key=key, cert=cert, clock=clock)
     # The same shape as sign_envelope's (ids and signature values differ per call).
-    assert [e.tag for e in etree.fromstring(signed).iter()] == [e.tag for e in tree.iter()]
+    answered = etree.fromstring(signed)
+    assert [e.tag for e in answered.iter()] == [e.tag for e in tree.iter()]
+    assert answered.attrib == tree.attrib
 
 
 def test_a_body_id_of_our_own_kind_is_kept(pki, clock, ctx):
