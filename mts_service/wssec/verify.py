@@ -151,7 +151,9 @@ class _Reference:
     digest_value: str
 
 
-def _check_envelope(root: etree._Element) -> tuple[etree._Element, etree._Element, etree._Element]:
+def _check_envelope(
+    root: etree._Element, blocks_of_interest: list[etree._Element]
+) -> tuple[etree._Element, etree._Element, etree._Element]:
     if root.tag != ns.ENVELOPE:
         if etree.QName(root).localname == "Envelope":
             raise _refuse(ErrorCode.SOAP_VERSION_MISMATCH, f"not a SOAP 1.1 envelope: {etree.QName(root).namespace}")
@@ -168,7 +170,7 @@ def _check_envelope(root: etree._Element) -> tuple[etree._Element, etree._Elemen
         raise _refuse(ErrorCode.XML_MALFORMED, "soap:Envelope must hold one soap:Header then one soap:Body")
     header, body = children
 
-    securities = list(root.iter(ns.SECURITY))
+    securities = [node for node in blocks_of_interest if node.tag == ns.SECURITY]
     if not securities:
         raise _refuse(ErrorCode.SECURITY_UNSIGNED, "no wsse:Security header")
     if len(securities) > 1:
@@ -184,8 +186,9 @@ def _check_envelope(root: etree._Element) -> tuple[etree._Element, etree._Elemen
     return header, body, security
 
 
-# Every id-like attribute in any namespace (Id, ID, id, wsu:Id, x:Id, xml:id), in one C-level pass.
-_ID_VALUES = etree.XPath("//@*[local-name()='Id' or local-name()='ID' or local-name()='id']")
+# Every id-like attribute in any namespace (Id, ID, id, wsu:Id, x:Id, xml:id), in one C-level
+# pass. One local-name() per attribute, not three (an attribute's name holds no '|').
+_ID_VALUES = etree.XPath("//@*[contains('|Id|ID|id|', concat('|', local-name(), '|'))]")
 
 
 def _check_ids(root: etree._Element) -> None:
@@ -196,14 +199,16 @@ def _check_ids(root: etree._Element) -> None:
 
 
 def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structure:
-    _header, body, security = _check_envelope(root)
+    # Every wsse:Security, ds:Signature and ds:Object anywhere, in one walk of the tree.
+    found = list(root.iter(ns.SECURITY, ns.SIGNATURE, ns.DS_OBJECT))
+    _header, body, security = _check_envelope(root, found)
 
-    signatures = list(root.iter(ns.SIGNATURE))
+    signatures = [node for node in found if node.tag == ns.SIGNATURE]
     if not signatures:
         raise _refuse(ErrorCode.SECURITY_UNSIGNED, "no ds:Signature")
     if len(signatures) > 1:
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, f"{len(signatures)} ds:Signature elements")
-    if next(root.iter(ns.DS_OBJECT), None) is not None:
+    if any(node.tag == ns.DS_OBJECT for node in found):
         raise _refuse(ErrorCode.SECURITY_BAD_SIGNATURE, "ds:Object is not allowed")
 
     blocks = _elements(security)
