@@ -163,6 +163,8 @@ class Answer:
     status: int
     verified: VerifiedMessage
     """The answer's signature, checked against the CA with the ``server`` role."""
+    raw: bytes = b""
+    """The answer's bytes as they came off the wire."""
 
     @property
     def fault(self) -> tuple[str, str] | None:
@@ -188,7 +190,7 @@ def post(server: Server, path: str, payload: bytes, *, session: requests.Session
     trust = TrustStore.from_pem_files(server.certs / "ca.pem", purpose="server")
     verified = verify_envelope(response.content, trust=trust, clock=SystemClock(),
                                replay=InMemoryReplayCache(), expected_role="server")
-    return Answer(response.status_code, verified)
+    return Answer(response.status_code, verified, response.content)
 
 
 def tls_handshake(server: Server, *, cert: str | None) -> ssl.SSLSocket:

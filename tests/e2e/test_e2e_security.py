@@ -9,6 +9,8 @@ that proves the deployed stack (gunicorn, request id, middleware, database) wire
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -126,6 +128,27 @@ def test_a_valid_signed_request_is_served_and_the_answer_signed(server):
     answer = _valid(server, _message_id())
     assert answer.find("outcome") == "CODE_ISSUED"
     assert answer.verified.role == "server"
+
+
+@pytest.mark.skipif(shutil.which("xmlsec1") is None, reason="Debian's xmlsec1 binary is not installed")
+def test_xmlsec1_verifies_what_the_server_sends(server, tmp_path):
+    """An implementation that is not ours checks real answers off the wire: a served
+    request's and a refusal's (faults are signed too)."""
+    answers = [_valid(server, _message_id()),
+               post(server, "/gateway", sign(sms_request(_message_id(), _mobile()), server.certs, "shop"))]
+    assert answers[1].fault == ("soap:Client", "SECURITY_ROLE")
+    ids = ["--id-attr:Id", f"{ns.SOAP11}:Body", "--id-attr:Id", f"{ns.WSU}:Timestamp"]
+    for number, answer in enumerate(answers):
+        document = tmp_path / f"answer-{number}.xml"
+        document.write_bytes(answer.raw)
+        checked = subprocess.run(["xmlsec1", "--verify", "--pubkey-cert-pem", str(server.certs / "server.pem"),
+                                  *ids, str(document)], capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stderr
+        document.write_bytes(answer.raw.replace(b"</soap11env:Body>", b"<x/></soap11env:Body>")
+                             .replace(b"</soap:Body>", b"<x/></soap:Body>"))
+        tampered = subprocess.run(["xmlsec1", "--verify", "--pubkey-cert-pem", str(server.certs / "server.pem"),
+                                   *ids, str(document)], capture_output=True, text=True, timeout=60)
+        assert tampered.returncode != 0
 
 
 @pytest.mark.parametrize("attack, code", ATTACKS, ids=[a.__name__ for a, _ in ATTACKS])
