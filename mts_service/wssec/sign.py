@@ -243,14 +243,15 @@ _FIELDS = ("ts_id", "created", "expires", "bst_id", "body_uri", "ts_uri", "body_
 class _Layout:
     """The text of a signed response around the values that change per response.
 
-    Made once per signature method, certificate and set of namespaces in scope at the Body, by lxml itself: the
-    Security header is built as ``sign_envelope`` builds it, with a marker in place of each
-    value, then serialised (``head``: the XML declaration, the Envelope's start tag and the
-    whole soap:Header) and canonicalised (``timestamp``, ``signed_info``: exactly the bytes
-    a verifier digests and checks, since exclusive c14n of an element depends only on its
-    own subtree and the namespaces it uses). Each marker becomes a ``str.format`` field.
-    Every value filled in is hex, a timestamp or base64: text that neither serialisation
-    nor c14n escapes, so filling a template gives the bytes lxml would have produced.
+    Made once per signature method, certificate and set of namespaces in scope at the
+    Body, by lxml itself: the Security header is built as ``sign_envelope`` builds it, with
+    a marker in place of each value, then serialised (``head``: the XML declaration, the
+    Envelope's start tag and the whole soap:Header) and canonicalised (``timestamp``,
+    ``signed_info``: exactly the bytes a verifier digests and checks, since exclusive c14n
+    of an element depends only on its own subtree and the namespaces it uses). Each marker
+    becomes a ``str.format`` field. Every value filled in is hex, a timestamp or base64:
+    text that neither serialisation nor c14n escapes, so filling a template gives the bytes
+    lxml would have produced.
     """
 
     head: str
@@ -295,7 +296,7 @@ def _layout(method: str, token_text: str, in_scope: tuple[tuple[str, str], ...])
     value.text = _marker("signature")
     document = etree.tostring(envelope, xml_declaration=True, encoding="utf-8").decode("utf-8")
     end = document[document.rindex("</"):]
-    if not end.endswith(":Envelope>") and end != "</Envelope>":
+    if not end.endswith(":Envelope>"):
         raise AssertionError(f"unexpected serialisation of the response template: {document[-80:]!r}")
     return _Layout(
         head=_as_format(document[: -len(end)]),

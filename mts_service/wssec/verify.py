@@ -152,8 +152,9 @@ class _Reference:
 
 
 def _check_envelope(
-    root: etree._Element, blocks_of_interest: list[etree._Element]
+    root: etree._Element, securities: list[etree._Element]
 ) -> tuple[etree._Element, etree._Element, etree._Element]:
+    """``securities``: every wsse:Security element anywhere in the document."""
     if root.tag != ns.ENVELOPE:
         if etree.QName(root).localname == "Envelope":
             raise _refuse(ErrorCode.SOAP_VERSION_MISMATCH, f"not a SOAP 1.1 envelope: {etree.QName(root).namespace}")
@@ -170,7 +171,6 @@ def _check_envelope(
         raise _refuse(ErrorCode.XML_MALFORMED, "soap:Envelope must hold one soap:Header then one soap:Body")
     header, body = children
 
-    securities = [node for node in blocks_of_interest if node.tag == ns.SECURITY]
     if not securities:
         raise _refuse(ErrorCode.SECURITY_UNSIGNED, "no wsse:Security header")
     if len(securities) > 1:
@@ -201,7 +201,7 @@ def _check_ids(root: etree._Element) -> None:
 def _check_structure(root: etree._Element, profile: SecurityProfile) -> _Structure:
     # Every wsse:Security, ds:Signature and ds:Object anywhere, in one walk of the tree.
     found = list(root.iter(ns.SECURITY, ns.SIGNATURE, ns.DS_OBJECT))
-    _header, body, security = _check_envelope(root, found)
+    _header, body, security = _check_envelope(root, [node for node in found if node.tag == ns.SECURITY])
 
     signatures = [node for node in found if node.tag == ns.SIGNATURE]
     if not signatures:
