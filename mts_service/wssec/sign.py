@@ -166,6 +166,27 @@ def _security_template(method: str, token_text: str) -> etree._Element:
     return security
 
 
+def _attach_security(
+    header: etree._Element, method: str, token_text: str, *, ts_id: str, bst_id: str, created: str, expires: str
+) -> tuple[etree._Element, etree._Element, etree._Element]:
+    """A copy of the Security template appended to ``header``, mustUnderstand, with its ids
+    and times set; returns its Timestamp, SignedInfo and SignatureValue, still to be filled.
+    ``id_token()`` gives the random part of a response's ids: one value, the prefixes (TS-,
+    X509-, id-) keep the three apart (one system call, not three)."""
+    security = copy.deepcopy(_security_template(method, token_text))
+    header.append(security)
+    # After the append: the soap prefix of the Envelope is in scope (no declaration of its own).
+    security.set(ns.MUST_UNDERSTAND, "1")
+    timestamp, bst, signature = security
+    signed_info, value, key_info = signature
+    timestamp.set(ns.WSU_ID, ts_id)
+    timestamp[0].text = created
+    timestamp[1].text = expires
+    bst.set(ns.WSU_ID, bst_id)
+    key_info[0][0].set("URI", f"#{bst_id}")
+    return timestamp, signed_info, value
+
+
 def sign_envelope(
     envelope: etree._Element,
     *,
@@ -201,22 +222,12 @@ def sign_envelope(
 
     now = clock.now()
     method = _signature_method(key)
-    security = copy.deepcopy(_security_template(method, _token_text(cert)))
-    header.append(security)
-    # After the append: the soap prefix of the Envelope is in scope (no declaration of its own).
-    security.set(ns.MUST_UNDERSTAND, "1")
-    timestamp, bst, signature = security
-    signed_info, value, key_info = signature
-
-    # One random value per response: the prefixes keep the three ids apart (one system call, not three).
     unique = id_token()
-    ts_id = f"TS-{unique}"
-    timestamp.set(ns.WSU_ID, ts_id)
-    timestamp[0].text = format_timestamp(now)
-    timestamp[1].text = format_timestamp(now + profile.response_timestamp_ttl)
-    bst_id = f"X509-{unique}"
-    bst.set(ns.WSU_ID, bst_id)
-    key_info[0][0].set("URI", f"#{bst_id}")
+    ts_id, bst_id = f"TS-{unique}", f"X509-{unique}"
+    timestamp, signed_info, value = _attach_security(
+        header, method, _token_text(cert), ts_id=ts_id, bst_id=bst_id,
+        created=format_timestamp(now), expires=format_timestamp(now + profile.response_timestamp_ttl),
+    )
 
     body_id = body.get(ns.WSU_ID)
     if not body_id:
@@ -279,17 +290,10 @@ def _layout(method: str, token_text: str, in_scope: tuple[tuple[str, str], ...])
     ``xsi:type="tns:T"``) may use one that only an ancestor declared, and must still
     resolve."""
     envelope = etree.Element(ns.ENVELOPE, nsmap=dict(in_scope))
-    header = etree.SubElement(envelope, ns.HEADER)
-    security = copy.deepcopy(_security_template(method, token_text))
-    header.append(security)
-    security.set(ns.MUST_UNDERSTAND, "1")
-    timestamp, bst, signature = security
-    signed_info, value, key_info = signature
-    timestamp.set(ns.WSU_ID, _marker("ts_id"))
-    timestamp[0].text = _marker("created")
-    timestamp[1].text = _marker("expires")
-    bst.set(ns.WSU_ID, _marker("bst_id"))
-    key_info[0][0].set("URI", "#" + _marker("bst_id"))
+    timestamp, signed_info, value = _attach_security(
+        etree.SubElement(envelope, ns.HEADER), method, token_text, ts_id=_marker("ts_id"),
+        bst_id=_marker("bst_id"), created=_marker("created"), expires=_marker("expires"),
+    )
     for reference, part in zip(signed_info[2:], ("body", "ts")):
         reference.set("URI", _marker(f"{part}_uri"))
         reference[2].text = _marker(f"{part}_digest")
@@ -344,17 +348,18 @@ def sign_envelope_bytes(
     method = _signature_method(key)
     layout = _layout(method, _token_text(cert), tuple(sorted(in_scope.items())))
     unique = id_token()
+    ts_id = f"TS-{unique}"
     if body_id is None:
         body_id = f"id-{unique}"
         body.set(ns.WSU_ID, body_id)
     body_c14n = _c14n(body)
     values = {
-        "ts_id": f"TS-{unique}",
+        "ts_id": ts_id,
         "created": format_timestamp(now),
         "expires": format_timestamp(now + profile.response_timestamp_ttl),
         "bst_id": f"X509-{unique}",
         "body_uri": f"#{body_id}",
-        "ts_uri": f"#TS-{unique}",
+        "ts_uri": f"#{ts_id}",
         "body_digest": _b64_digest(body_c14n),
     }
     values["ts_digest"] = _b64_digest(layout.timestamp.format_map(values).encode("ascii"))
