@@ -2,7 +2,9 @@
 
 Prints requests/s, p50/p99 latency and the ratio signed/echo per operation, for plain HTTP
 with sync workers (the headline) and TLS with gthread workers; ``--json`` prints the same
-figures as JSON. See ``mts_service.benchmark.runner``.
+figures as JSON. ``--runs N`` repeats the whole run and adds the lowest, median and highest
+ratio per operation (``mts_service.benchmark.summary``): on a shared host one run's ratio
+moves with the host. See ``mts_service.benchmark.runner``.
 """
 
 from __future__ import annotations
@@ -26,15 +28,19 @@ def register(subparsers: Any) -> None:
     tls = parser.add_mutually_exclusive_group()
     tls.add_argument("--no-tls", action="store_true", help="plain HTTP only (the headline)")
     tls.add_argument("--tls", action="store_true", help="TLS (gthread workers) only")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="whole runs, each with fresh servers and database; more than one adds the lowest, "
+                             "median and highest ratio per operation (default 1)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.set_defaults(handler=run_bench)
 
 
 def run_bench(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from mts_service.benchmark.runner import BenchConfig, dumps, render, run
+    from mts_service.benchmark.summary import render_summary, summarise
 
-    if args.requests < 1 or args.connections < 1 or args.workers < 1:
-        raise ValueError("--requests, --connections and --workers must be positive")
+    if args.requests < 1 or args.connections < 1 or args.workers < 1 or args.runs < 1:
+        raise ValueError("--requests, --connections, --workers and --runs must be positive")
     modes = ("http",) if args.no_tls else ("tls",) if args.tls else ("http", "tls")
     config = BenchConfig(
         key_type=args.key_type, requests=args.requests, connections=args.connections, workers=args.workers,
@@ -42,8 +48,18 @@ def run_bench(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         database=args.database,
     )
     log = (lambda message: print(message, file=sys.stderr)) if args.json else print
-    report = run(config, log=log)
-    print(dumps(report) if args.json else render(report))
+    if args.runs == 1:
+        report = run(config, log=log)
+        print(dumps(report) if args.json else render(report))
+        return 0
+    reports = []
+    for number in range(1, args.runs + 1):
+        log(f"run {number} of {args.runs}:")
+        reports.append(run(config, log=log))
+        if not args.json:
+            print(render(reports[-1]), flush=True)
+    summary = summarise(reports)
+    print(dumps({"runs": reports, "summary": summary}) if args.json else render_summary(summary, args.runs))
     return 0
 
 

@@ -37,3 +37,20 @@ def test_bench_prints_json_per_operation(tmp_path):
         # The server's processes, from /proc (in 10 ms ticks: a 12-request echo phase may show 0).
         assert figures["server_cpu_ms"] > 0 if name != "Echo" else figures["server_cpu_ms"] >= 0, (name, figures)
     assert operations["Echo"]["ratio_to_echo"] == 1.0
+
+
+def test_bench_runs_twice_and_summarises_the_spread(tmp_path):
+    generator = "wrk" if shutil.which("wrk") else "python"
+    run = subprocess.run(
+        [sys.executable, "-m", "mts_service", "bench", "--requests", "12", "--connections", "2", "--customers", "4",
+         "--no-tls", "--json", "--generator", generator, "--runs", "2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout)
+    assert len(report["runs"]) == 2 and "run 2 of 2:" in run.stderr
+    for name in OPERATIONS:
+        ratios = [r["modes"]["http"]["operations"][name]["ratio_to_echo"] for r in report["runs"]]
+        spread = report["summary"]["http"][name]["ratio_to_echo"]
+        assert spread["runs"] == ratios and spread["min"] == min(ratios) and spread["max"] == max(ratios)
+        assert spread["min"] <= spread["median"] <= spread["max"]
