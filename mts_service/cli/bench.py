@@ -48,16 +48,17 @@ def run_bench(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         database=args.database,
     )
     log = (lambda message: print(message, file=sys.stderr)) if args.json else print
-    if args.runs == 1:
-        report = run(config, log=log)
-        print(dumps(report) if args.json else render(report))
-        return 0
     reports = []
     for number in range(1, args.runs + 1):
-        log(f"run {number} of {args.runs}:")
+        if args.runs > 1:
+            log(f"run {number} of {args.runs}:")
         reports.append(run(config, log=log))
         if not args.json:
             print(render(reports[-1]), flush=True)
+    if args.runs == 1:   # one run: its report alone, as before --runs existed
+        if args.json:
+            print(dumps(reports[0]))
+        return 0
     summary = summarise(reports)
     print(dumps({"runs": reports, "summary": summary}) if args.json else render_summary(summary, args.runs))
     return 0
