@@ -18,7 +18,7 @@ def engine_for(settings: Settings) -> Engine:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.database_url, pool_size=settings.pool_size)
+    return make_engine(settings.database_url, pool_size=settings.pool_size, sqlite_synchronous=settings.sqlite_synchronous)
 
 
 def service_context(settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None, secret: bytes | None = None) -> ServiceContext:

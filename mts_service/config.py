@@ -12,6 +12,8 @@ from typing import Mapping
 
 DEFAULT_DATABASE = "var/mts.db"
 DEFAULT_CERTS = "certs"
+SQLITE_SYNCHRONOUS = ("normal", "full")
+"""SQLite's ``PRAGMA synchronous`` levels an operator may choose (see ``Settings.sqlite_synchronous``)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,11 @@ class Settings:
     """WS-Security on every request and response. Off only for tests and the bare benchmark."""
     max_request_bytes: int = 256 * 1024
     pool_size: int = 5
+    sqlite_synchronous: str = "normal"
+    """A SQLite store's durability. ``normal``: a commit survives a crash of the process but is
+    fsynced only at the next WAL checkpoint, so a power loss can take the last commits
+    (up to 256 per worker). ``full``: every commit is fsynced before it is answered (the
+    benchmark measured about 22 % fewer signed requests per second). PostgreSQL ignores it."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -48,4 +55,13 @@ class Settings:
             security=flag("MTS_SECURITY", True),
             max_request_bytes=int(environ.get("MTS_MAX_REQUEST_BYTES", 256 * 1024)),
             pool_size=int(environ.get("MTS_POOL_SIZE", 5)),
+            sqlite_synchronous=sqlite_synchronous(environ.get("MTS_SQLITE_SYNCHRONOUS", "normal")),
         )
+
+
+def sqlite_synchronous(value: str) -> str:
+    """A ``PRAGMA synchronous`` level from configuration, refused unless it is one we support."""
+    level = value.strip().lower()
+    if level not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"MTS_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}, not {value!r}")
+    return level

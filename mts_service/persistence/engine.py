@@ -20,6 +20,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
+from mts_service.config import SQLITE_SYNCHRONOUS
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # SQLite's own checkpoint runs inside a COMMIT, so inside the writers' queue: MTS checkpoints
 # passively outside it instead (sqlite_writers). This threshold (a per-connection setting,
@@ -47,10 +49,11 @@ def sqlite_url(path: str) -> str:
     return f"sqlite+pysqlite:///{path}"
 
 
-def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, echo: bool = False, sqlite_synchronous: str = "normal") -> Engine:
+    """``sqlite_synchronous``: SQLite's durability level (``config.Settings.sqlite_synchronous``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, echo=echo)
+        return _sqlite_engine(url, echo=echo, synchronous=sqlite_synchronous)
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -66,7 +69,9 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
     raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
 
 
-def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+def _sqlite_engine(url: str, *, echo: bool, synchronous: str) -> Engine:
+    if synchronous not in SQLITE_SYNCHRONOUS:   # it goes into a PRAGMA
+        raise ValueError(f"unsupported SQLite synchronous level {synchronous!r}")
     engine = create_engine(
         url,
         echo=echo,
@@ -80,7 +85,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mts_service.persistence.engine import make_engine
+from mts_service.bootstrap import engine_for
+from mts_service.config import Settings
+from mts_service.persistence.engine import make_engine, sqlite_url
 from mts_service.persistence.sqlite_connections import checkout, connections_of
 from mts_service.persistence.unit_of_work import SqlUnitOfWork
 
@@ -40,6 +42,36 @@ def test_it_is_set_up_by_the_engines_connect_event(sqlite_engine):
         assert raw.isolation_level is None
     finally:
         held.close()
+
+
+@pytest.mark.parametrize(("level", "pragma"), [("normal", 1), ("full", 2)])
+def test_the_durability_level_is_the_configured_one(sqlite_database, level, pragma):
+    engine = make_engine(sqlite_database, sqlite_synchronous=level)
+    held = checkout(engine)
+    try:
+        assert held.driver_connection.execute("PRAGMA synchronous").fetchone()[0] == pragma
+    finally:
+        held.close()
+        engine.dispose()
+
+
+def test_settings_read_the_durability_level_and_refuse_others():
+    assert Settings.from_env({}).sqlite_synchronous == "normal"
+    assert Settings.from_env({"MTS_SQLITE_SYNCHRONOUS": " FULL "}).sqlite_synchronous == "full"
+    with pytest.raises(ValueError, match="MTS_SQLITE_SYNCHRONOUS"):
+        Settings.from_env({"MTS_SQLITE_SYNCHRONOUS": "off"})
+    with pytest.raises(ValueError, match="synchronous level"):   # never spliced into the PRAGMA
+        make_engine(sqlite_url("/nonexistent/x.db"), sqlite_synchronous="OFF; DROP TABLE grants")
+
+
+def test_the_service_engine_gets_the_settings_level(tmp_path):
+    engine = engine_for(Settings(database_url=sqlite_url(str(tmp_path / "mts.db")), sqlite_synchronous="full"))
+    held = checkout(engine)
+    try:
+        assert held.driver_connection.execute("PRAGMA synchronous").fetchone()[0] == 2
+    finally:
+        held.close()
+        engine.dispose()
 
 
 def test_a_nested_transaction_gets_another_connection(sqlite_engine):

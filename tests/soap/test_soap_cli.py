@@ -72,3 +72,9 @@ def test_wsgi_target_wraps_the_app_in_security_when_on(tmp_path, monkeypatch):
     monkeypatch.setenv("MTS_SECURITY", "0")
     plain = wsgi.build_application(dict(__import__("os").environ))
     assert not isinstance(plain.app, SecurityMiddleware)
+
+
+def test_serve_refuses_an_unknown_sqlite_durability_level(monkeypatch, capsys):
+    monkeypatch.setenv("MTS_SQLITE_SYNCHRONOUS", "off")
+    assert main(["serve", "--no-tls", "--dry-run"]) == 1
+    assert "MTS_SQLITE_SYNCHRONOUS must be one of normal, full" in capsys.readouterr().err
