@@ -8,7 +8,6 @@ Each test uses its own phone numbers, so the module shares one Kannel. The outag
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
