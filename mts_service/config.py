@@ -55,7 +55,7 @@ class Settings:
             security=flag("MTS_SECURITY", True),
             max_request_bytes=int(environ.get("MTS_MAX_REQUEST_BYTES", 256 * 1024)),
             pool_size=int(environ.get("MTS_POOL_SIZE", 5)),
-            sqlite_synchronous=sqlite_synchronous(environ.get("MTS_SQLITE_SYNCHRONOUS", "normal")),
+            sqlite_synchronous=sqlite_synchronous(environ.get("MTS_SQLITE_SYNCHRONOUS", cls.sqlite_synchronous)),
         )
 
 

@@ -44,15 +44,19 @@ def test_it_is_set_up_by_the_engines_connect_event(sqlite_engine):
         held.close()
 
 
-@pytest.mark.parametrize(("level", "pragma"), [("normal", 1), ("full", 2)])
-def test_the_durability_level_is_the_configured_one(sqlite_database, level, pragma):
-    engine = make_engine(sqlite_database, sqlite_synchronous=level)
+def synchronous_of(engine) -> int:
+    """The PRAGMA synchronous of the engine's connections (the engine is disposed of)."""
     held = checkout(engine)
     try:
-        assert held.driver_connection.execute("PRAGMA synchronous").fetchone()[0] == pragma
+        return held.driver_connection.execute("PRAGMA synchronous").fetchone()[0]
     finally:
         held.close()
         engine.dispose()
+
+
+@pytest.mark.parametrize(("level", "pragma"), [("normal", 1), ("full", 2)])
+def test_the_durability_level_is_the_configured_one(sqlite_database, level, pragma):
+    assert synchronous_of(make_engine(sqlite_database, sqlite_synchronous=level)) == pragma
 
 
 def test_settings_read_the_durability_level_and_refuse_others():
@@ -66,12 +70,7 @@ def test_settings_read_the_durability_level_and_refuse_others():
 
 def test_the_service_engine_gets_the_settings_level(tmp_path):
     engine = engine_for(Settings(database_url=sqlite_url(str(tmp_path / "mts.db")), sqlite_synchronous="full"))
-    held = checkout(engine)
-    try:
-        assert held.driver_connection.execute("PRAGMA synchronous").fetchone()[0] == 2
-    finally:
-        held.close()
-        engine.dispose()
+    assert synchronous_of(engine) == 2
 
 
 def test_a_nested_transaction_gets_another_connection(sqlite_engine):
