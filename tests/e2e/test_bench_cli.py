@@ -34,8 +34,10 @@ def test_bench_prints_json_per_operation(tmp_path):
         # 12 requests make one slice per operation: an echo slice of 12 before it and one after.
         assert figures["faults"] == 0 and figures["ok"] == (72 if name == "Echo" else 12), (name, figures)
         assert figures["rps"] > 0 and 0 < figures["p50_ms"] <= figures["p99_ms"]
-        # The server's processes, from /proc (in 10 ms ticks: a 12-request echo phase may show 0).
-        assert figures["server_cpu_ms"] > 0 if name != "Echo" else figures["server_cpu_ms"] >= 0, (name, figures)
+        # The server's processes, from /proc, in 10 ms ticks: a phase of 12 requests may show 0
+        # (seen for a signed SubmitSms on a fast machine: about 15 ms of CPU in all).
+        assert figures["server_cpu_ms"] >= 0, (name, figures)
+    assert sum(operations[name]["server_cpu_ms"] for name in OPERATIONS) > 0   # about 8 ticks in all
     assert operations["Echo"]["ratio_to_echo"] == 1.0
 
 
